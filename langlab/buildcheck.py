@@ -1,0 +1,59 @@
+"""Checks after ``jupyter-book build``: fail on execution reports, print per-chapter run times.
+
+Used by ``make book`` and ``.ci/run`` (``python -m langlab.buildcheck _build``). Jupyter Book 1
+writes a log to ``_build/html/reports/`` for each page whose execution failed, and may still
+exit 0; this module turns any such log into a failure and prints it. It also prints how long
+each chapter took to execute, read from the execution cache, so the time budget stays visible.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def execution_times(build_dir: Path) -> list[tuple[str, float]]:
+    """(chapter, seconds) for every notebook in the build's execution cache."""
+    cache_dir = Path(build_dir) / ".jupyter_cache"
+    if not cache_dir.exists():
+        return []
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(cache_dir))
+    times = {}
+    for record in cache.list_cache_records():
+        seconds = (record.data or {}).get("execution_seconds")
+        if seconds is not None:
+            times[Path(record.uri).name] = float(seconds)
+    return sorted(times.items())
+
+
+def failed_reports(build_dir: Path) -> list[Path]:
+    """Execution logs Jupyter Book left in ``<build>/html/reports`` (one per failed page)."""
+    reports = Path(build_dir) / "html" / "reports"
+    return sorted(p for p in reports.rglob("*") if p.is_file()) if reports.exists() else []
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    build_dir = Path(argv[0] if argv else "_build")
+    times = execution_times(build_dir)
+    if times:
+        print("chapter execution times (from the execution cache):")
+        for name, seconds in times:
+            print(f"  {name:<40} {seconds:8.1f} s")
+        print(f"  {'total':<40} {sum(s for _, s in times):8.1f} s")
+    reports = failed_reports(build_dir)
+    for report in reports:
+        print(f"\n===== execution report: {report} =====", file=sys.stderr)
+        print(report.read_text(errors="replace")[-20_000:], file=sys.stderr)
+    if reports:
+        print(f"book build FAILED: {len(reports)} page(s) raised during execution", file=sys.stderr)
+        return 1
+    if not (build_dir / "html" / "index.html").exists():
+        print(f"book build FAILED: {build_dir}/html/index.html missing", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

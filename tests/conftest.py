@@ -1,0 +1,27 @@
+"""Shared fixtures. Tests never touch the user's store: LANGLAB_HOME points to a temporary folder
+unless a test asks for the real one (the chapter tests use the project's own store)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def tmp_home(tmp_path, monkeypatch):
+    """A fresh, empty LANGLAB_HOME for one test."""
+    home = tmp_path / "langlab-home"
+    monkeypatch.setenv("LANGLAB_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+def pytest_configure(config):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -1,0 +1,33 @@
+"""The package imports cheaply, has a version, and the console script answers."""
+import subprocess
+import sys
+
+import pytest
+
+import langlab
+from langlab.errors import DataError, ParameterError, check
+
+
+def test_version_is_pep440():
+    major, minor, patch = langlab.__version__.split(".")
+    assert (int(major), int(minor), int(patch)) >= (0, 1, 0)
+
+
+def test_import_does_not_load_tensorflow():
+    code = "import sys, langlab, langlab.store, langlab.presets; print('tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_console_script_version():
+    out = subprocess.run([sys.executable, "-m", "langlab.cli", "--version"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"langlab {langlab.__version__}"
+
+
+def test_check_raises_named_error():
+    check(True, "fine")
+    with pytest.raises(ParameterError, match="hop_length"):
+        check(False, "hop_length must be > 0, got 0")
+    with pytest.raises(DataError, match="validated.tsv"):
+        check(False, "validated.tsv missing", DataError)
