@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml
 
 ## Build the book into _build/html (open _build/html/index.html); fails on any cell error.
 book: $(STAMP)
-	$(BIN)/jupyter-book build book -W --keep-going
-	@$(BIN)/python -m langlab.buildcheck _build
+	@status=0; $(BIN)/jupyter-book build book -W --keep-going || status=$$?; \
+	$(BIN)/python -m langlab.buildcheck _build || status=1; exit $$status
 
 ## Run the test suite (unit tests, every chapter in a fresh kernel, the site in a browser).
 test: $(STAMP)
