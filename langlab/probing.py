@@ -1,0 +1,624 @@
+"""Linear probes of learned representations, with baselines and statistics (Chapters 4 and 5).
+
+A *probe* asks whether a property (here: the language of a clip) can be read off a
+representation by a simple classifier. This module is generic over "a representation matrix
+``X`` of shape ``(n_clips, n_dims)``, labels and speaker groups", so the LSTM chapter (its
+hidden and cell states) and the autoencoder chapter (its latent code) use the same procedure:
+
+- :func:`probe`: one probe, speaker-grouped cross-validation, accuracy and balanced accuracy,
+  and a permutation-test p-value in which whole speakers swap labels;
+- :func:`probe_table`: the main probe beside its baselines and controls, for every
+  representation and task, as one long table;
+- :func:`summarize` and :func:`selectivity`: means and 95 % confidence intervals over seeds;
+- :func:`lstm_states`, :func:`mel_stats`, :func:`embed_2d`, :func:`plot_embeddings`;
+- :func:`lstm_probe_experiment`: Chapter 4's experiment, all pre-training conditions and seeds,
+  cached in the artifact store.
+
+Why the permutation test does not use scikit-learn's ``groups`` argument: in
+:func:`sklearn.model_selection.permutation_test_score`, ``groups`` restricts the shuffling to
+*within* each group. Every speaker of Common Voice (and of the embedded corpus) speaks one
+language, so shuffling within speakers changes no label and every p-value is exactly 1. Under
+the null hypothesis "the representation carries no language information beyond the speaker",
+what can be exchanged is the label of a *speaker*; :func:`permute_labels` does that (and falls
+back to scikit-learn's within-group shuffle when labels vary inside groups).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from langlab.errors import DataError, ParameterError, check
+
+#: The two probing tasks: Spanish vs the rest (the original's 1:2 labels) and the 3-way one.
+TASKS = ("binary", "3way")
+
+#: Probes of :func:`probe_table`, in display order (see :func:`probe_table` for each).
+PROBES = ("linear", "control", "majority", "linear_shared", "control_shared", "original_rbf")
+
+#: The locale that is the positive class of the binary task.
+TARGET_LOCALE = "es"
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeConfig:
+    """How representations are probed (Chapter 4). Frozen; validated on creation.
+
+    Parameters
+    ----------
+    n_splits : int
+        Folds of the speaker-grouped cross-validation (fewer are used when a class has fewer
+        speakers than folds).
+    n_permutations : int
+        Label permutations of the permutation test; 0 skips the test (p-value NaN).
+    permutation_tasks : tuple of str
+        Tasks whose main linear probe gets a permutation test (each permutation refits
+        ``n_splits`` probes, so this is the expensive part).
+    C : float
+        Inverse regularisation strength of the linear SVC. A smaller value gives a simpler,
+        more *selective* probe (Hewitt and Liang 2019) and fits faster.
+    max_iter : int
+        Iteration limit of the linear SVC.
+    test_size : float
+        Test fraction of the original study's single random split (0.33).
+    n_frames : int or None
+        Spectrogram frames of each clip that the LSTM runs over before its final states are
+        read; ``None`` means the LSTM's training window (``preset.lstm.window``), capped at the
+        clip length.
+    balance : bool
+        Subsample the probe clips to equal counts per language (seeded).
+    tsne_perplexity : float
+        Perplexity of the t-SNE pictures.
+    seed : int
+        Base seed of every split, permutation and subsample; the training seed is added to it,
+        so each seed of a network is probed with its own, reproducible splits.
+    """
+
+    n_splits: int = 5
+    n_permutations: int = 100
+    permutation_tasks: tuple[str, ...] = ("binary", "3way")
+    C: float = 0.1
+    max_iter: int = 10_000
+    test_size: float = 0.33
+    n_frames: int | None = None
+    balance: bool = True
+    tsne_perplexity: float = 30.0
+    seed: int = 0
+
+    def __post_init__(self):
+        check(isinstance(self.n_splits, int) and self.n_splits >= 2,
+              f"n_splits must be an integer >= 2, got {self.n_splits!r}")
+        check(isinstance(self.n_permutations, int) and self.n_permutations >= 0,
+              f"n_permutations must be an integer >= 0, got {self.n_permutations!r}")
+        check(isinstance(self.permutation_tasks, tuple)
+              and all(t in TASKS for t in self.permutation_tasks),
+              f"permutation_tasks must be a tuple of {TASKS}, got {self.permutation_tasks!r}")
+        check(self.C > 0, f"C must be > 0, got {self.C!r}")
+        check(isinstance(self.max_iter, int) and self.max_iter > 0,
+              f"max_iter must be a positive integer, got {self.max_iter!r}")
+        check(0 < self.test_size < 1, f"test_size must lie in (0, 1), got {self.test_size!r}")
+        check(self.n_frames is None or (isinstance(self.n_frames, int) and self.n_frames >= 1),
+              f"n_frames must be None or an integer >= 1, got {self.n_frames!r}")
+        check(self.tsne_perplexity > 0,
+              f"tsne_perplexity must be > 0, got {self.tsne_perplexity!r}")
+        check(isinstance(self.seed, int) and self.seed >= 0,
+              f"seed must be an integer >= 0, got {self.seed!r}")
+
+
+PRESETS = {
+    "smoke": ProbeConfig(n_splits=3, n_permutations=9, permutation_tasks=("binary",)),
+    "book": ProbeConfig(n_splits=5, n_permutations=100, permutation_tasks=("binary",)),
+    "paper": ProbeConfig(n_splits=5, n_permutations=1000, permutation_tasks=("binary", "3way")),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Labels, splits and permutations
+# --------------------------------------------------------------------------------------------
+
+def task_labels(locales: Sequence[str], *, task: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Integer labels of ``task`` for clips of the given ``locales``.
+
+    Parameters
+    ----------
+    locales : sequence of str [shape=(n_clips,)]
+        Language of each clip, e.g. ``"es"``, ``"it"``, ``"ja"``.
+    task : {"binary", "3way"}
+        ``"binary"``: Spanish = 1, every other language = 0, as in the original study (with
+        equal counts of three languages the classes are 1:2). ``"3way"``: one label per
+        language, in sorted locale order.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n_clips,), dtype=int]
+    class_names : tuple of str
+        Name of each label value.
+    """
+    locales = np.asarray(locales, dtype=str)
+    check(task in TASKS, f"task must be one of {TASKS}, got {task!r}")
+    check(locales.size > 0, "task_labels needs at least one clip, got none")
+    if task == "binary":
+        check(TARGET_LOCALE in set(locales),
+              f"the binary task needs {TARGET_LOCALE!r} clips; locales are {sorted(set(locales))}",
+              DataError)
+        return (locales == TARGET_LOCALE).astype(int), (f"not {TARGET_LOCALE}", TARGET_LOCALE)
+    names = tuple(sorted(set(locales)))
+    lookup = {name: i for i, name in enumerate(names)}
+    return np.array([lookup[loc] for loc in locales], dtype=int), names
+
+
+def _check_xyg(X, y, groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    X = np.asarray(X)
+    y = np.asarray(y)
+    groups = np.asarray(groups)
+    check(X.ndim == 2, f"X must be a 2-d array [n_clips, n_dims], got shape {X.shape}")
+    check(y.shape == (X.shape[0],),
+          f"y must have one label per row of X ({X.shape[0]}), got shape {y.shape}")
+    check(groups.shape == (X.shape[0],),
+          f"groups must have one speaker id per row of X ({X.shape[0]}), got shape {groups.shape}")
+    check(np.all(np.isfinite(X)), "X contains NaN or infinite values", DataError)
+    check(np.unique(y).size >= 2, f"y needs at least 2 classes, got {np.unique(y).tolist()}")
+    return X, y, groups
+
+
+def labels_constant_within_groups(y, groups) -> bool:
+    """True when every group (speaker) carries a single label."""
+    frame = pd.DataFrame({"y": np.asarray(y), "g": np.asarray(groups)})
+    return bool((frame.groupby("g")["y"].nunique() == 1).all())
+
+
+def grouped_splits(y, groups, *, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Speaker-grouped, class-stratified folds: no speaker is in a fold's train and test part.
+
+    Uses :class:`sklearn.model_selection.StratifiedGroupKFold` with shuffling. When the rarest
+    class has fewer speakers than ``n_splits``, that many folds are used instead.
+
+    Returns
+    -------
+    list of (train_indices, test_indices)
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    y = np.asarray(y)
+    groups = np.asarray(groups)
+    speakers_per_class = pd.Series(groups).groupby(y).nunique()
+    k = int(min(n_splits, speakers_per_class.min()))
+    check(k >= 2, "speaker-grouped cross-validation needs at least 2 speakers per class; got "
+          f"{speakers_per_class.to_dict()} speakers per class", DataError)
+    cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "least populated class has only ... members"
+        return [(train, test) for train, test in cv.split(np.zeros(len(y)), y, groups)]
+
+
+def shared_splits(y, *, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Class-stratified folds that ignore speakers (a speaker's clips land on both sides)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(y)
+    k = int(min(n_splits, np.bincount(y).min()))
+    check(k >= 2, f"cross-validation needs at least 2 clips per class, got {np.bincount(y)}",
+          DataError)
+    cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    return list(cv.split(np.zeros(len(y)), y))
+
+
+def permute_labels(y, groups, *, rng: np.random.Generator) -> np.ndarray:
+    """One permutation of ``y`` that respects the speakers (the null of the permutation test).
+
+    When every speaker has a single label (Common Voice: one language per speaker), the
+    speakers' labels are shuffled among the speakers, so each speaker keeps all its clips under
+    one, now random, label. Otherwise labels are shuffled within each speaker, as
+    :func:`sklearn.model_selection.permutation_test_score` does with ``groups``.
+    """
+    y = np.asarray(y)
+    groups = np.asarray(groups)
+    if labels_constant_within_groups(y, groups):
+        speakers, first = np.unique(groups, return_index=True)
+        speaker_label = dict(zip(speakers, rng.permutation(y[first])))
+        return np.array([speaker_label[g] for g in groups], dtype=y.dtype)
+    out = y.copy()
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        out[idx] = y[rng.permutation(idx)]
+    return out
+
+
+def control_labels(y, groups, *, seed: int) -> np.ndarray:
+    """Labels of the control task (Hewitt and Liang 2019): each speaker gets one random label.
+
+    The speakers' labels are a random permutation of the real per-speaker labels (a speaker's
+    first clip decides when a speaker has several), so the control task has the same label
+    distribution over speakers as the real one but carries no language, only speaker identity.
+    A probe that scores well on it memorises speakers.
+    """
+    y = np.asarray(y)
+    groups = np.asarray(groups)
+    rng = np.random.default_rng(seed)
+    speakers, first = np.unique(groups, return_index=True)
+    speaker_label = dict(zip(speakers, rng.permutation(y[first])))
+    return np.array([speaker_label[g] for g in groups], dtype=y.dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# Probes
+# --------------------------------------------------------------------------------------------
+
+def linear_probe(*, config: ProbeConfig, seed: int = 0):
+    """The linear probe: ``StandardScaler`` then ``LinearSVC`` in one scikit-learn pipeline.
+
+    The scaler is fitted on each training fold only, so no test clip leaks into it.
+    """
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    return make_pipeline(StandardScaler(),
+                         LinearSVC(C=config.C, max_iter=config.max_iter, random_state=seed))
+
+
+def original_probe(*, seed: int = 0):
+    """What the original study called a linear SVC: scikit-learn's ``SVC()``, an RBF kernel,
+    no standardisation."""
+    from sklearn.svm import SVC
+
+    return SVC(random_state=seed)
+
+
+def _cv_scores(estimator, X, y, splits) -> tuple[float, float]:
+    """Accuracy and balanced accuracy, each averaged over the test folds of ``splits``."""
+    from sklearn.base import clone
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score
+
+    accuracy, balanced = [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning of hard, permuted label sets
+        for train, test in splits:
+            pred = clone(estimator).fit(X[train], y[train]).predict(X[test])
+            accuracy.append(accuracy_score(y[test], pred))
+            balanced.append(balanced_accuracy_score(y[test], pred))
+    return float(np.mean(accuracy)), float(np.mean(balanced))
+
+
+def _permuted_score(estimator, X, y, groups, splits, seed) -> float:
+    y_perm = permute_labels(y, groups, rng=np.random.default_rng(seed))
+    return _cv_scores(estimator, X, y_perm, splits)[1]
+
+
+def probe(X, y, groups, *, config: ProbeConfig, estimator: str = "linear", split: str = "grouped",
+          n_permutations: int | None = None, seed: int | None = None,
+          n_jobs: int | None = None) -> dict[str, Any]:
+    """Cross-validated probe of the labels ``y`` in the representation ``X``.
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(n_clips, n_dims)]
+        One representation vector per clip (LSTM states, autoencoder latents, mel statistics).
+    y : np.ndarray [shape=(n_clips,), dtype=int]
+        Labels, e.g. from :func:`task_labels`.
+    groups : array-like [shape=(n_clips,)]
+        Speaker of each clip (``client_id``).
+    config : ProbeConfig
+    estimator : {"linear", "majority", "original_rbf"}
+        ``"linear"``: :func:`linear_probe`; ``"majority"``: always the training fold's most
+        frequent class; ``"original_rbf"``: the original's ``SVC()`` (use with
+        ``split="original"``).
+    split : {"grouped", "shared", "original"}
+        ``"grouped"``: speaker-grouped, stratified K-fold (:func:`grouped_splits`);
+        ``"shared"``: stratified K-fold ignoring speakers; ``"original"``: the original's single
+        random split, ``config.test_size`` of the clips for testing.
+    n_permutations : int, optional
+        Permutations of the test (default ``config.n_permutations``); 0 for none. The test
+        statistic is the balanced accuracy; labels are permuted by :func:`permute_labels`.
+    seed : int, optional
+        Seed of splits and permutations (default ``config.seed``).
+    n_jobs : int, optional
+        Processes for the permutations (joblib); ``None`` is one.
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``balanced_accuracy`` (means over the test folds), ``p_value``
+        (NaN without permutations; the smallest possible value is ``1 / (n_permutations + 1)``),
+        ``n_permutations``, ``n_clips``, ``n_speakers``, ``n_classes``, ``n_splits``,
+        ``majority`` (share of the largest class) and ``chance`` (``1 / n_classes``, the
+        balanced accuracy of any constant answer).
+    """
+    from sklearn.dummy import DummyClassifier
+
+    X, y, groups = _check_xyg(X, y, groups)
+    seed = config.seed if seed is None else seed
+    n_permutations = config.n_permutations if n_permutations is None else n_permutations
+    check(isinstance(n_permutations, int) and n_permutations >= 0,
+          f"n_permutations must be an integer >= 0, got {n_permutations!r}")
+    estimators = {"linear": lambda: linear_probe(config=config, seed=seed),
+                  "majority": lambda: DummyClassifier(strategy="most_frequent"),
+                  "original_rbf": lambda: original_probe(seed=seed)}
+    check(estimator in estimators, f"estimator must be one of {tuple(estimators)}, got {estimator!r}")
+    if split == "grouped":
+        splits = grouped_splits(y, groups, n_splits=config.n_splits, seed=seed)
+    elif split == "shared":
+        splits = shared_splits(y, n_splits=config.n_splits, seed=seed)
+    elif split == "original":
+        from sklearn.model_selection import train_test_split
+
+        train, test = train_test_split(np.arange(len(y)), test_size=config.test_size,
+                                       random_state=seed)
+        splits = [(train, test)]
+    else:
+        raise ParameterError(f"split must be 'grouped', 'shared' or 'original', got {split!r}")
+    model = estimators[estimator]()
+    accuracy, balanced = _cv_scores(model, X, y, splits)
+    p_value = float("nan")
+    if n_permutations:
+        from joblib import Parallel, delayed
+
+        seeds = np.random.SeedSequence([seed, 7919]).generate_state(n_permutations)
+        null = Parallel(n_jobs=n_jobs)(
+            delayed(_permuted_score)(model, X, y, groups, splits, int(s)) for s in seeds)
+        p_value = float((np.sum(np.asarray(null) >= balanced) + 1) / (n_permutations + 1))
+    counts = np.bincount(y)
+    counts = counts[counts > 0]
+    return {"accuracy": accuracy, "balanced_accuracy": balanced, "p_value": p_value,
+            "n_permutations": int(n_permutations), "n_clips": int(len(y)),
+            "n_speakers": int(np.unique(groups).size), "n_classes": int(counts.size),
+            "n_splits": len(splits), "majority": float(counts.max() / counts.sum()),
+            "chance": float(1 / counts.size)}
+
+
+#: (probe name, estimator, split, labels) of :func:`probe_table`.
+_PROBE_SPECS = {
+    "linear": ("linear", "grouped", "task"),
+    "control": ("linear", "grouped", "control"),
+    "majority": ("majority", "grouped", "task"),
+    "linear_shared": ("linear", "shared", "task"),
+    "control_shared": ("linear", "shared", "control"),
+    "original_rbf": ("original_rbf", "original", "task"),
+}
+
+
+def probe_table(representations: Mapping[str, np.ndarray], locales, groups, *, config: ProbeConfig,
+                tasks: Sequence[str] = TASKS, probes: Sequence[str] = PROBES,
+                seed: int | None = None, n_jobs: int | None = None) -> pd.DataFrame:
+    """Every probe of every representation on every task, as one long table.
+
+    The probes (column ``probe``):
+
+    - ``linear``: the linear probe, speaker-grouped CV, with a permutation test for the tasks
+      in ``config.permutation_tasks``;
+    - ``control``: the same probe and split on the control task (:func:`control_labels`);
+      selectivity is ``linear`` minus ``control`` (:func:`selectivity`);
+    - ``majority``: the most frequent class of the training folds (66.7 % accuracy on the
+      binary task with equal language counts, 50 % balanced accuracy);
+    - ``linear_shared``/``control_shared``: as ``linear``/``control`` but with speakers on
+      both sides of each split, which lets a probe use speaker identity;
+    - ``original_rbf``: the original study's RBF ``SVC()`` on one random 67/33 split, binary
+      task only ("what the original measured").
+
+    Parameters
+    ----------
+    representations : mapping of name -> np.ndarray [shape=(n_clips, n_dims)]
+        E.g. ``{"h": h, "c": c}``; all rows aligned with ``locales`` and ``groups``.
+    locales, groups : array-like [shape=(n_clips,)]
+        Language and speaker of each clip.
+    tasks, probes : sequences of names from :data:`TASKS` and :data:`PROBES`.
+    seed : int, optional
+        Split and permutation seed (default ``config.seed``).
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per (representation, task, probe): ``representation``, ``task``, ``probe``,
+        ``split`` and the fields of :func:`probe`.
+    """
+    seed = config.seed if seed is None else seed
+    check(len(representations) > 0, "probe_table needs at least one representation")
+    for name in probes:
+        check(name in _PROBE_SPECS, f"unknown probe {name!r}; expected some of {PROBES}")
+    rows = []
+    for task in tasks:
+        y, _ = task_labels(locales, task=task)
+        y_control = control_labels(y, groups, seed=seed + 1)
+        for rep, X in representations.items():
+            for name in probes:
+                estimator, split, labels = _PROBE_SPECS[name]
+                if name == "original_rbf" and task != "binary":
+                    continue
+                n_perm = (config.n_permutations
+                          if name == "linear" and task in config.permutation_tasks else 0)
+                result = probe(X, y if labels == "task" else y_control, groups, config=config,
+                               estimator=estimator, split=split, n_permutations=n_perm,
+                               seed=seed, n_jobs=n_jobs)
+                rows.append({"representation": rep, "task": task, "probe": name, "split": split,
+                             **result})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Summaries over seeds
+# --------------------------------------------------------------------------------------------
+
+def summarize(results: pd.DataFrame, *, metric: str = "balanced_accuracy",
+              by: Sequence[str] = ("condition", "representation", "task", "probe"),
+              confidence: float = 0.95) -> pd.DataFrame:
+    """Mean and confidence interval of ``metric`` over seeds (:func:`langlab.stats.mean_ci`).
+
+    Returns one row per ``by`` group with ``mean``, ``ci_low``, ``ci_high``, ``n_seeds`` and,
+    when the results have p-values, ``n_significant`` (p < 0.05) and ``max_p``.
+    """
+    from langlab.stats import mean_ci
+
+    check(metric in results.columns, f"metric {metric!r} is not a column; columns are "
+          f"{list(results.columns)}")
+    by = [b for b in by if b in results.columns]
+    rows = []
+    for key, part in results.groupby(by, sort=False, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        mean, low, high = mean_ci(part[metric], confidence=confidence)
+        row = dict(zip(by, key), mean=mean, ci_low=low, ci_high=high, n_seeds=int(len(part)))
+        if "p_value" in part and part["p_value"].notna().any():
+            p = part["p_value"].dropna()
+            row.update(n_significant=int((p < 0.05).sum()), max_p=float(p.max()))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def selectivity(results: pd.DataFrame, *, metric: str = "balanced_accuracy",
+                task_probe: str = "linear", control_probe: str = "control") -> pd.DataFrame:
+    """Selectivity (Hewitt and Liang 2019): task score minus control-task score, same probe,
+    same split, per row key (condition, seed, representation, task)."""
+    keys = [k for k in ("condition", "seed", "representation", "task") if k in results.columns]
+    task = results.loc[results["probe"] == task_probe, keys + [metric]]
+    control = results.loc[results["probe"] == control_probe, keys + [metric]]
+    out = task.merge(control, on=keys, suffixes=("_task", "_control"))
+    out = out.rename(columns={f"{metric}_task": "task_score", f"{metric}_control": "control_score"})
+    out["selectivity"] = out["task_score"] - out["control_score"]
+    return out.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Representations
+# --------------------------------------------------------------------------------------------
+
+def mel_stats(S) -> np.ndarray:
+    """The no-network baseline: per-band mean and standard deviation over time.
+
+    Parameters
+    ----------
+    S : np.ndarray [shape=(n_clips, n_mels, n_frames)]
+        Scaled spectrograms (``FeatureSet.scaled()``).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_clips, 2 * n_mels), dtype=float32]
+    """
+    S = np.asarray(S, dtype=np.float32)
+    check(S.ndim == 3, f"S must be [n_clips, n_mels, n_frames], got shape {S.shape}")
+    return np.concatenate([S.mean(axis=2), S.std(axis=2)], axis=1).astype(np.float32)
+
+
+def lstm_states(model, S, *, pooled: bool = False, n_frames: int | None = None,
+                batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Final hidden and cell states of the (frozen) LSTM after it has heard each clip.
+
+    Each clip's first ``n_frames`` frames are fed as one sequence, from zero initial states;
+    the states after the last frame are the clip's representation (Chapter 4).
+
+    Parameters
+    ----------
+    model : keras.Model
+        A next-frame LSTM (:func:`langlab.models.build_next_frame_lstm`), trained or not.
+    S : np.ndarray [shape=(n_clips, n_mels, n_frames)]
+        Scaled spectrograms, as the model was trained on.
+    pooled : bool
+        Also return ``h_pooled``: the hidden state averaged over all time steps.
+    n_frames : int, optional
+        Frames fed per clip (default: all of them).
+
+    Returns
+    -------
+    dict of np.ndarray [shape=(n_clips, units), dtype=float32]
+        ``h``, ``c`` and, with ``pooled=True``, ``h_pooled``.
+    """
+    from langlab import models
+
+    S = np.asarray(S, dtype=np.float32)
+    check(S.ndim == 3, f"S must be [n_clips, n_mels, n_frames], got shape {S.shape}")
+    if n_frames is not None:
+        check(1 <= n_frames, f"n_frames must be >= 1, got {n_frames}")
+        S = S[:, :, :n_frames]
+    x = np.ascontiguousarray(np.transpose(S, (0, 2, 1)))  # [n_clips, n_frames, n_mels]
+    states = models.state_model(model, sequences=pooled)
+    out: dict[str, list] = {"h": [], "c": []}
+    if pooled:
+        out["h_pooled"] = []
+    for start in range(0, len(x), batch_size):
+        result = states(x[start:start + batch_size], training=False)
+        if pooled:
+            seq, h, c = result
+            out["h_pooled"].append(np.asarray(seq).mean(axis=1))
+        else:
+            h, c = result
+        out["h"].append(np.asarray(h))
+        out["c"].append(np.asarray(c))
+    return {k: np.concatenate(v).astype(np.float32) for k, v in out.items()}
+
+
+def balance_locales(table: pd.DataFrame, *, seed: int) -> np.ndarray:
+    """Row positions of ``table`` that give equal clip counts per ``locale`` (seeded subsample)."""
+    check("locale" in table.columns, "the clip table needs a 'locale' column", DataError)
+    rng = np.random.default_rng(seed)
+    locales = table["locale"].to_numpy()
+    n = min(int((locales == loc).sum()) for loc in np.unique(locales))
+    keep = [np.sort(rng.choice(np.flatnonzero(locales == loc), size=n, replace=False))
+            for loc in np.unique(locales)]
+    return np.sort(np.concatenate(keep))
+
+
+# --------------------------------------------------------------------------------------------
+# Pictures
+# --------------------------------------------------------------------------------------------
+
+def embed_2d(X, *, method: str = "pca", seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
+    """2-d embedding of standardised ``X`` by PCA or t-SNE (van der Maaten and Hinton 2008).
+
+    Returns np.ndarray [shape=(n_clips, 2)].
+    """
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.asarray(X, dtype=float)
+    check(X.ndim == 2 and X.shape[0] >= 3, f"X must be [n_clips >= 3, n_dims], got {X.shape}")
+    Z = StandardScaler().fit_transform(X)
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        return PCA(n_components=2, random_state=seed).fit_transform(Z)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perplexity = min(perplexity, (X.shape[0] - 1) / 3)
+        return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
+                    max_iter=1000).fit_transform(Z)
+    raise ParameterError(f"method must be 'pca' or 'tsne', got {method!r}")
+
+
+def plot_embeddings(representations: Mapping[str, np.ndarray], labels, *,
+                    methods: Sequence[str] = ("pca", "tsne"), title: str = "",
+                    seed: int = 0, perplexity: float = 30.0, legend: bool = True,
+                    max_legend: int = 12):
+    """Scatter plots of 2-d embeddings: one row per representation, one column per method,
+    points coloured by ``labels`` (a language or a speaker per clip).
+
+    Returns the matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    labels = np.asarray(labels, dtype=str)
+    names = sorted(set(labels))
+    cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+    fig, axes = plt.subplots(len(representations), len(methods), squeeze=False,
+                             figsize=(3.6 * len(methods), 3.2 * len(representations)))
+    for i, (rep, X) in enumerate(representations.items()):
+        for j, method in enumerate(methods):
+            Z = embed_2d(X, method=method, seed=seed, perplexity=perplexity)
+            ax = axes[i, j]
+            for k, name in enumerate(names):
+                m = labels == name
+                ax.scatter(Z[m, 0], Z[m, 1], s=9, alpha=0.75, color=cmap(k % cmap.N),
+                           label=name, linewidths=0)
+            ax.set_title(f"{rep}: {'t-SNE' if method == 'tsne' else 'PCA'}", fontsize=10)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    if legend and len(names) <= max_legend:
+        axes[0, -1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
+                           frameon=False, markerscale=2)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,241 @@
+"""Probes, splits, permutation tests and summaries of langlab.probing (Chapter 4).
+
+The generic procedure is tested on synthetic representations whose answer is known: a
+"language" direction plus speaker offsets, pure noise, and speaker identity alone.
+"""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from langlab import probing
+from langlab.errors import DataError, ParameterError
+
+LOCALES = ("es", "it", "ja")
+
+
+def synthetic(*, n_speakers=8, n_clips=10, n_dims=32, language=1.0, speaker=1.0, seed=0):
+    """Representations of 3 languages x ``n_speakers`` speakers x ``n_clips`` clips."""
+    rng = np.random.default_rng(seed)
+    locales = np.repeat(LOCALES, n_speakers * n_clips)
+    groups = np.array([f"{loc}-{i // n_clips}" for loc in LOCALES
+                       for i in range(n_speakers * n_clips)])
+    lang = {loc: rng.normal(size=n_dims) for loc in LOCALES}
+    spk = {g: rng.normal(size=n_dims) for g in np.unique(groups)}
+    X = np.stack([language * lang[loc] + speaker * spk[g]
+                  for loc, g in zip(locales, groups)]) + rng.normal(size=(len(groups), n_dims))
+    return X.astype(np.float32), locales, groups
+
+
+FAST = probing.ProbeConfig(n_splits=4, n_permutations=0)
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("n_splits", 1, "n_splits"),
+    ("n_permutations", -1, "n_permutations"),
+    ("permutation_tasks", ("binary", "4way"), "permutation_tasks"),
+    ("C", 0.0, "C must be"),
+    ("test_size", 1.0, "test_size"),
+    ("n_frames", 0, "n_frames"),
+    ("tsne_perplexity", -1.0, "tsne_perplexity"),
+    ("seed", -3, "seed"),
+])
+def test_config_rejects_bad_values(field, value, match):
+    with pytest.raises(ParameterError, match=match):
+        probing.ProbeConfig(**{field: value})
+
+
+def test_presets_are_probe_configs():
+    assert set(probing.PRESETS) == {"smoke", "book", "paper"}
+    assert all(isinstance(c, probing.ProbeConfig) for c in probing.PRESETS.values())
+    assert probing.PRESETS["smoke"].n_permutations < probing.PRESETS["paper"].n_permutations
+
+
+def test_task_labels():
+    y, names = probing.task_labels(["es", "it", "ja", "es"], task="binary")
+    assert y.tolist() == [1, 0, 0, 1] and names == ("not es", "es")
+    y, names = probing.task_labels(["ja", "es", "it"], task="3way")
+    assert y.tolist() == [2, 0, 1] and names == ("es", "it", "ja")
+    with pytest.raises(DataError, match="'es'"):
+        probing.task_labels(["it", "ja"], task="binary")
+    with pytest.raises(ParameterError, match="task must be"):
+        probing.task_labels(["es"], task="spanish")
+
+
+@pytest.mark.parametrize("n_splits", [2, 3, 5])
+def test_grouped_splits_keep_speakers_apart(n_splits):
+    _, locales, groups = synthetic(n_speakers=6)
+    y, _ = probing.task_labels(locales, task="3way")
+    splits = probing.grouped_splits(y, groups, n_splits=n_splits, seed=1)
+    assert len(splits) == n_splits
+    tested = np.concatenate([test for _, test in splits])
+    assert np.array_equal(np.sort(tested), np.arange(len(y)))  # every clip tested once
+    for train, test in splits:
+        assert not set(groups[train]) & set(groups[test])
+        assert set(y[test]) == {0, 1, 2}
+
+
+def test_grouped_splits_use_fewer_folds_with_few_speakers():
+    _, locales, groups = synthetic(n_speakers=3)
+    y, _ = probing.task_labels(locales, task="3way")
+    assert len(probing.grouped_splits(y, groups, n_splits=5, seed=0)) == 3
+    _, locales, groups = synthetic(n_speakers=1)
+    y, _ = probing.task_labels(locales, task="3way")
+    with pytest.raises(DataError, match="at least 2 speakers per class"):
+        probing.grouped_splits(y, groups, n_splits=5, seed=0)
+
+
+def test_permutation_swaps_whole_speakers():
+    _, locales, groups = synthetic(n_speakers=5)
+    y, _ = probing.task_labels(locales, task="binary")
+    rng = np.random.default_rng(0)
+    perms = [probing.permute_labels(y, groups, rng=rng) for _ in range(20)]
+    for p in perms:
+        assert probing.labels_constant_within_groups(p, groups)
+        assert p.sum() == y.sum()  # equal-sized speakers: class counts kept
+    assert any(not np.array_equal(p, y) for p in perms)
+
+
+def test_permutation_within_groups_when_labels_vary():
+    y = np.array([0, 1, 0, 1, 1, 0, 0, 0])
+    groups = np.array(["a", "a", "a", "a", "b", "b", "b", "b"])
+    p = probing.permute_labels(y, groups, rng=np.random.default_rng(3))
+    for g in "ab":
+        assert sorted(p[groups == g]) == sorted(y[groups == g])
+
+
+def test_sklearn_groups_permutation_is_degenerate_here():
+    """Why langlab permutes speakers: scikit-learn's ``groups`` shuffles within speakers, which
+    changes nothing when each speaker has one language, so p is exactly 1 even for a perfect
+    probe."""
+    from sklearn.model_selection import GroupKFold, permutation_test_score
+
+    X, locales, groups = synthetic(language=3.0, speaker=0.0)
+    y, _ = probing.task_labels(locales, task="binary")
+    score, null, p = permutation_test_score(
+        probing.linear_probe(config=FAST), X, y, groups=groups, cv=GroupKFold(3),
+        n_permutations=9, random_state=0)
+    assert score > 0.9 and np.allclose(null, score) and p == 1.0
+    ours = probing.probe(X, y, groups, config=FAST, n_permutations=9)
+    assert ours["p_value"] == pytest.approx(0.1)
+
+
+def test_control_labels_one_per_speaker():
+    _, locales, groups = synthetic(n_speakers=6)
+    y, _ = probing.task_labels(locales, task="3way")
+    yc = probing.control_labels(y, groups, seed=5)
+    assert probing.labels_constant_within_groups(yc, groups)
+    assert np.array_equal(np.bincount(yc), np.bincount(y))
+    assert np.array_equal(yc, probing.control_labels(y, groups, seed=5))
+
+
+def test_probe_finds_language_and_not_noise():
+    X, locales, groups = synthetic(language=1.5, speaker=1.0)
+    y, _ = probing.task_labels(locales, task="binary")
+    cfg = probing.ProbeConfig(n_splits=4, n_permutations=19)
+    found = probing.probe(X, y, groups, config=cfg)
+    assert found["balanced_accuracy"] > 0.9
+    assert found["p_value"] == pytest.approx(1 / 20)
+    noise = np.random.default_rng(1).normal(size=X.shape)
+    null = probing.probe(noise, y, groups, config=cfg)
+    assert 0.3 < null["balanced_accuracy"] < 0.7
+    assert null["p_value"] > 0.05
+    assert found["majority"] == pytest.approx(2 / 3) and found["chance"] == 0.5
+    assert found == probing.probe(X, y, groups, config=cfg)  # seeded: same numbers
+
+
+def test_majority_probe():
+    X, locales, groups = synthetic()
+    for task, accuracy in [("binary", 2 / 3)]:
+        y, _ = probing.task_labels(locales, task=task)
+        result = probing.probe(X, y, groups, config=FAST, estimator="majority")
+        assert result["balanced_accuracy"] == pytest.approx(0.5)
+        assert result["accuracy"] == pytest.approx(accuracy, abs=0.05)
+
+
+def test_speaker_identity_leaks_only_through_shared_splits():
+    X, locales, groups = synthetic(language=0.0, speaker=2.0, n_speakers=10)
+    y, _ = probing.task_labels(locales, task="3way")
+    shared = probing.probe(X, y, groups, config=FAST, split="shared")
+    grouped = probing.probe(X, y, groups, config=FAST, split="grouped")
+    assert shared["balanced_accuracy"] > 0.8
+    assert grouped["balanced_accuracy"] < 0.6
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"X": np.zeros(10)}, ParameterError, "2-d"),
+    ({"y": np.zeros(5, dtype=int)}, ParameterError, "one label per row"),
+    ({"groups": np.zeros(3)}, ParameterError, "one speaker id per row"),
+    ({"X": np.full((240, 4), np.nan)}, DataError, "NaN"),
+    ({"estimator": "mlp"}, ParameterError, "estimator must be"),
+    ({"split": "random"}, ParameterError, "split must be"),
+    ({"n_permutations": -2}, ParameterError, "n_permutations"),
+])
+def test_probe_rejects_bad_input(kwargs, error, match):
+    X, locales, groups = synthetic()
+    y, _ = probing.task_labels(locales, task="binary")
+    args = {"X": X, "y": y, "groups": groups, **kwargs}
+    with pytest.raises(error, match=match):
+        probing.probe(args.pop("X"), args.pop("y"), args.pop("groups"), config=FAST, **args)
+
+
+def test_probe_table_and_summaries():
+    X, locales, groups = synthetic(language=1.0)
+    reps = {"signal": X, "noise": np.random.default_rng(2).normal(size=X.shape)}
+    cfg = probing.ProbeConfig(n_splits=3, n_permutations=4, permutation_tasks=("binary",))
+    table = probing.probe_table(reps, locales, groups, config=cfg)
+    per_rep = 2 * len(probing.PROBES) - 1  # original_rbf is binary only
+    assert len(table) == 2 * per_rep
+    assert set(table["probe"]) == set(probing.PROBES)
+    tested = table["p_value"].notna()
+    assert set(table.loc[tested, "probe"]) == {"linear"}
+    assert set(table.loc[tested, "task"]) == {"binary"}
+    # two "seeds" -> confidence intervals and selectivity
+    other = probing.probe_table(reps, locales, groups, config=cfg, seed=1)
+    both = pd.concat([table.assign(seed=0), other.assign(seed=1)], ignore_index=True)
+    both["condition"] = "test"
+    summary = probing.summarize(both)
+    row = summary.query("representation == 'signal' and task == 'binary' and probe == 'linear'")
+    assert row["n_seeds"].item() == 2 and row["ci_low"].item() <= row["mean"].item()
+    assert "n_significant" in summary
+    sel = probing.selectivity(both)
+    assert len(sel) == 2 * 2 * 2
+    signal = sel.query("representation == 'signal'")["selectivity"]
+    assert (signal > 0.2).all()
+    with pytest.raises(ParameterError, match="unknown probe"):
+        probing.probe_table(reps, locales, groups, config=cfg, probes=("linear", "knn"))
+
+
+def test_mel_stats_and_balance():
+    S = np.random.default_rng(0).random((5, 8, 20)).astype(np.float32)
+    stats = probing.mel_stats(S)
+    assert stats.shape == (5, 16) and stats.dtype == np.float32
+    assert np.allclose(stats[:, :8], S.mean(axis=2))
+    with pytest.raises(ParameterError, match="n_clips, n_mels, n_frames"):
+        probing.mel_stats(S[0])
+    table = pd.DataFrame({"locale": ["es"] * 5 + ["it"] * 3 + ["ja"] * 4})
+    keep = probing.balance_locales(table, seed=0)
+    assert table.iloc[keep]["locale"].value_counts().tolist() == [3, 3, 3]
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_embeddings(method):
+    X, locales, _ = synthetic(n_speakers=3, n_clips=5)
+    Z = probing.embed_2d(X, method=method, seed=0, perplexity=10)
+    assert Z.shape == (len(X), 2) and np.all(np.isfinite(Z))
+    with pytest.raises(ParameterError, match="method"):
+        probing.embed_2d(X, method="umap")
+
+
+def test_plot_embeddings():
+    import matplotlib.pyplot as plt
+
+    X, locales, _ = synthetic(n_speakers=3, n_clips=5)
+    fig = probing.plot_embeddings({"h": X, "c": X[:, ::-1]}, locales, perplexity=10)
+    assert len(fig.axes) == 4
+    plt.close(fig)
