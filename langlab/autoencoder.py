@@ -1,0 +1,669 @@
+"""A convolutional autoencoder on mel spectrograms, pre-trained like the LSTM (Chapter 5).
+
+The original study's second model compresses a whole spectrogram into one latent vector and
+reconstructs it; its latent code was then probed for language like the LSTM's states. Here:
+
+- :func:`build_autoencoder`: the Keras model. Encoder Conv(32)-BN-ReLU-MaxPool,
+  Conv(64)-BN-ReLU-MaxPool, Conv(4)-BN-ReLU, flatten, Dense latent; a mirrored decoder (Dense,
+  transposed convolutions, upsampling) ending in a sigmoid, so that it reproduces min-max
+  scaled spectrograms in [0, 1]; MSE loss, Adam. Input and output are ``[batch, n_mels,
+  n_frames]``; the model zero-pads to a multiple of 4 inside and crops the output back.
+- :func:`train_autoencoder`: optional pre-training (one epoch on low-passed speech of one
+  language, or on the no-language noise control), then a fixed number of epochs on full-band
+  Spanish, with train and held-out validation loss after every epoch. Pure arrays.
+- :func:`ae_experiment`: every (pre-training condition, seed) of a preset, through joblib, each
+  run one store entry (model, history, probe-set latents), so a rebuild trains nothing.
+- :func:`encode`, :func:`reconstruct`: latents and reconstructions of spectrograms.
+- :func:`ae_probe_experiment`: the probing module's procedure, unchanged, on the latents, with
+  the raw-spectrogram and untrained-encoder baselines.
+
+TensorFlow is imported only inside functions, so ``import langlab.autoencoder`` stays cheap.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from langlab.errors import DataError, ParameterError, check
+from langlab.store import Store, atomic_save_npy, default_store
+
+#: The pre-training conditions, in the LSTM chapter's order (see :data:`langlab.training.CONDITIONS`).
+CONDITIONS = ("none", "es", "it", "ja", "noise")
+#: Store stage of one trained (condition, seed) autoencoder.
+STAGE = "autoencoder"
+#: Both pooling steps halve each axis, so the model pads its input to a multiple of this.
+MULTIPLE = 4
+_CODE = ["langlab.autoencoder"]
+
+
+def _check_conditions(conditions: Sequence[str]) -> tuple[str, ...]:
+    conditions = tuple(conditions)
+    check(len(conditions) >= 1, "conditions must name at least one pre-training condition")
+    unknown = [c for c in conditions if c not in CONDITIONS]
+    check(not unknown, f"unknown pre-training condition(s) {unknown}; expected some of {CONDITIONS}")
+    check(len(set(conditions)) == len(conditions), f"conditions repeat: {conditions!r}")
+    return conditions
+
+
+@dataclasses.dataclass(frozen=True)
+class AutoencoderConfig:
+    """Size and training schedule of the convolutional autoencoder (Chapter 5).
+
+    Parameters
+    ----------
+    filters : tuple of 3 int
+        Channels of the three encoder convolutions (the original: 32, 64, 4); the decoder
+        mirrors the first two.
+    kernel_size : int
+        Square kernel of every convolution.
+    latent_dim : int
+        Length of the latent vector (the original: 1 000 in its notebook, 3 000 in its slides).
+    batch_size : int
+        Clips per optimizer step (the original: 300).
+    learning_rate : float
+        Adam's step size (the original: 1e-3).
+    pretrain_epochs : int
+        Epochs over the pre-training clips (the protocol: 1).
+    epochs : int
+        Epochs of full-band Spanish training after pre-training (fixed, no threshold).
+    seeds : tuple of int
+        Training seeds of each condition.
+    conditions : tuple of str
+        Pre-training conditions, a subset of :data:`CONDITIONS`.
+    threads : int
+        TensorFlow threads per worker process when runs execute in parallel.
+    n_jobs : int
+        Parallel (condition, seed) runs by default.
+    """
+
+    filters: tuple[int, int, int] = (32, 64, 4)
+    kernel_size: int = 3
+    latent_dim: int = 1000
+    batch_size: int = 300
+    learning_rate: float = 1e-3
+    pretrain_epochs: int = 1
+    epochs: int = 20
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    conditions: tuple[str, ...] = CONDITIONS
+    threads: int = 1
+    n_jobs: int = 2
+
+    def __post_init__(self):
+        check(len(self.filters) == 3 and all(isinstance(f, int) and f >= 1 for f in self.filters),
+              f"filters must be three positive integers (e.g. (32, 64, 4)), got {self.filters!r}")
+        check(isinstance(self.kernel_size, int) and self.kernel_size >= 1,
+              f"kernel_size must be a positive integer, got {self.kernel_size!r}")
+        check(isinstance(self.latent_dim, int) and self.latent_dim >= 1,
+              f"latent_dim must be a positive integer, got {self.latent_dim!r}")
+        check(isinstance(self.batch_size, int) and self.batch_size >= 1,
+              f"batch_size must be a positive integer, got {self.batch_size!r}")
+        check(0 < self.learning_rate < 1, f"learning_rate must lie in (0, 1), got {self.learning_rate!r}")
+        check(isinstance(self.pretrain_epochs, int) and self.pretrain_epochs >= 0,
+              f"pretrain_epochs must be an integer >= 0, got {self.pretrain_epochs!r}")
+        check(isinstance(self.epochs, int) and self.epochs >= 1,
+              f"epochs must be an integer >= 1, got {self.epochs!r}")
+        check(len(self.seeds) >= 1 and len(set(self.seeds)) == len(self.seeds)
+              and all(isinstance(s, int) and s >= 0 for s in self.seeds),
+              f"seeds must be distinct integers >= 0, got {self.seeds!r}")
+        _check_conditions(self.conditions)
+        check(isinstance(self.threads, int) and self.threads >= 1,
+              f"threads must be a positive integer, got {self.threads!r}")
+        check(isinstance(self.n_jobs, int) and (self.n_jobs >= 1 or self.n_jobs == -1),
+              f"n_jobs must be a positive integer or -1, got {self.n_jobs!r}")
+
+
+PRESETS = {
+    # Tiny, for tests: a few seconds a run.
+    "smoke": AutoencoderConfig(filters=(4, 8, 4), latent_dim=16, batch_size=16, epochs=2,
+                               seeds=(0, 1)),
+    # Sized for Chapter 5 on a 2-core CPU (see the chapter for the timings).
+    "book": AutoencoderConfig(filters=(8, 16, 4), latent_dim=64, batch_size=32, epochs=6,
+                              seeds=(0, 1, 2)),
+    # Near the original: 32/64/4 filters on 128 x 216 spectrograms, latent 1 000, batch 300.
+    "paper": AutoencoderConfig(filters=(32, 64, 4), latent_dim=1000, batch_size=300, epochs=20,
+                               seeds=(0, 1, 2, 3, 4)),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# TensorFlow set-up
+# --------------------------------------------------------------------------------------------
+def _in_worker() -> bool:
+    """True in a pool or cluster worker process (loky, multiprocessing, Dask nanny)."""
+    return multiprocessing.parent_process() is not None
+
+
+def limit_threads(threads: int) -> None:
+    """Limit TensorFlow to ``threads`` intra-op threads (and 1 inter-op thread) in this process.
+
+    Works only before TensorFlow runs its first operation; later calls keep the old setting.
+    Used in worker processes so that two parallel runs share 2 cores instead of fighting.
+    """
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TensorFlow already initialised in this process
+        pass
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow and make TensorFlow's ops deterministic."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+    keras.utils.set_random_seed(int(seed))
+    tf.config.experimental.enable_op_determinism()
+
+
+# --------------------------------------------------------------------------------------------
+# The model
+# --------------------------------------------------------------------------------------------
+def padded_shape(n_mels: int, n_frames: int, *, multiple: int = MULTIPLE) -> tuple[int, int]:
+    """``(n_mels, n_frames)`` rounded up to multiples of ``multiple`` (what the convolutions see)."""
+    check(n_mels >= 1 and n_frames >= 1, f"spectrogram shape must be positive, got {(n_mels, n_frames)}")
+    return (-(-n_mels // multiple) * multiple, -(-n_frames // multiple) * multiple)
+
+
+def build_autoencoder(*, n_mels: int, n_frames: int, filters: Sequence[int] = (32, 64, 4),
+                      kernel_size: int = 3, latent_dim: int = 1000, learning_rate: float = 1e-3,
+                      seed: int | None = None):
+    """The convolutional autoencoder of Chapter 5, compiled with MSE and Adam.
+
+    Parameters
+    ----------
+    n_mels, n_frames : int
+        Spectrogram size. The encoder zero-pads (at the top bands and the end in time) to the
+        next multiples of 4 so that the two 2 x 2 poolings divide evenly; the decoder's output
+        is cropped back, so padding never enters the loss.
+    filters : sequence of 3 int
+        Channels of the encoder's convolutions (the original: 32, 64, 4).
+    kernel_size : int
+        Square kernel size of every convolution.
+    latent_dim : int
+        Length of the latent code (a linear Dense layer).
+    learning_rate : float
+        Adam's learning rate.
+    seed : int or None
+        If given, :func:`set_seed` first, so the initial weights are reproducible.
+
+    Returns
+    -------
+    keras.Model
+        ``autoencoder``: input ``[batch, n_mels, n_frames]`` float32, output the same shape in
+        [0, 1] (sigmoid). Its layers ``"encoder"`` (to ``[batch, latent_dim]``) and
+        ``"decoder"`` (back) are models of their own.
+    """
+    cfg = AutoencoderConfig(filters=tuple(int(f) for f in filters), kernel_size=int(kernel_size),
+                            latent_dim=int(latent_dim), learning_rate=float(learning_rate))
+    check(isinstance(n_mels, (int, np.integer)) and isinstance(n_frames, (int, np.integer))
+          and n_mels >= 1 and n_frames >= 1,
+          f"n_mels and n_frames must be positive integers, got {n_mels!r} and {n_frames!r}")
+    if seed is not None:
+        set_seed(seed)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    from keras import layers
+
+    n_mels, n_frames = int(n_mels), int(n_frames)
+    h, w = padded_shape(n_mels, n_frames)
+    f1, f2, f3 = cfg.filters
+    k = cfg.kernel_size
+
+    def conv_bn_relu(x, channels, name, transpose=False):
+        conv = layers.Conv2DTranspose if transpose else layers.Conv2D
+        x = conv(channels, k, padding="same", use_bias=False, name=f"{name}_conv")(x)
+        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+        return layers.ReLU(name=f"{name}_relu")(x)
+
+    S_in = keras.Input(shape=(n_mels, n_frames), name="S")
+    x = layers.Reshape((n_mels, n_frames, 1), name="add_channel")(S_in)
+    x = layers.ZeroPadding2D(((0, h - n_mels), (0, w - n_frames)), name="pad")(x)
+    x = conv_bn_relu(x, f1, "enc1")
+    x = layers.MaxPooling2D(2, name="enc1_pool")(x)
+    x = conv_bn_relu(x, f2, "enc2")
+    x = layers.MaxPooling2D(2, name="enc2_pool")(x)
+    x = conv_bn_relu(x, f3, "enc3")
+    x = layers.Flatten(name="flatten")(x)
+    z = layers.Dense(cfg.latent_dim, name="latent")(x)
+    encoder = keras.Model(S_in, z, name="encoder")
+
+    z_in = keras.Input(shape=(cfg.latent_dim,), name="z")
+    x = layers.Dense((h // 4) * (w // 4) * f3, activation="relu", name="expand")(z_in)
+    x = layers.Reshape((h // 4, w // 4, f3), name="unflatten")(x)
+    x = conv_bn_relu(x, f2, "dec1", transpose=True)
+    x = layers.UpSampling2D(2, name="dec1_up")(x)
+    x = conv_bn_relu(x, f1, "dec2", transpose=True)
+    x = layers.UpSampling2D(2, name="dec2_up")(x)
+    x = layers.Conv2DTranspose(1, k, padding="same", activation="sigmoid", name="out_conv")(x)
+    x = layers.Cropping2D(((0, h - n_mels), (0, w - n_frames)), name="crop")(x)
+    S_hat = layers.Reshape((n_mels, n_frames), name="drop_channel")(x)
+    decoder = keras.Model(z_in, S_hat, name="decoder")
+
+    model = keras.Model(S_in, decoder(encoder(S_in)), name="autoencoder")
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="mse", jit_compile=False)
+    return model
+
+
+def build_for(config: AutoencoderConfig, *, n_mels: int, n_frames: int, seed: int | None = None):
+    """:func:`build_autoencoder` with the sizes of ``config`` (a preset's ``autoencoder``)."""
+    return build_autoencoder(n_mels=n_mels, n_frames=n_frames, filters=config.filters,
+                             kernel_size=config.kernel_size, latent_dim=config.latent_dim,
+                             learning_rate=config.learning_rate, seed=seed)
+
+
+def shape_table(model) -> pd.DataFrame:
+    """One row per layer of the encoder and decoder: ``part``, ``layer``, ``output_shape``
+    (without the batch axis) and ``params`` (Chapter 5's architecture table)."""
+    rows = []
+    for part in ("encoder", "decoder"):
+        for layer in model.get_layer(part).layers:
+            shape = layer.output.shape if hasattr(layer, "output") else None
+            rows.append({"part": part, "layer": layer.name, "kind": type(layer).__name__,
+                         "output_shape": " x ".join(str(d) for d in tuple(shape)[1:]),
+                         "params": int(layer.count_params())})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Training on arrays
+# --------------------------------------------------------------------------------------------
+def _check_S(S: Any, name: str, *, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """``S`` as float32 ``[n, n_mels, n_frames]`` with finite values in [0, 1]."""
+    S = np.asarray(S, dtype=np.float32)
+    check(S.ndim == 3 and S.shape[0] >= 1,
+          f"{name} must be an array [n_clips, n_mels, n_frames] with at least one clip, "
+          f"got shape {S.shape}")
+    if shape is not None:
+        check(S.shape[1:] == tuple(shape),
+              f"{name} has spectrograms of shape {S.shape[1:]}, expected {tuple(shape)}")
+    check(bool(np.isfinite(S).all()), f"{name} contains NaN or inf values")
+    lo, hi = float(S.min()), float(S.max())
+    check(lo >= -1e-6 and hi <= 1 + 1e-6,
+          f"{name} must be scaled to [0, 1] (FeatureSet.scaled()), got values in [{lo:.3g}, {hi:.3g}]")
+    return S
+
+
+def train_autoencoder(S_train, S_val, *, config: AutoencoderConfig, seed: int, S_pretrain=None,
+                      progress: bool = False):
+    """Pre-train (optionally), then train the autoencoder on ``S_train`` (Chapter 5).
+
+    Parameters
+    ----------
+    S_train, S_val : np.ndarray [shape=(n, n_mels, n_frames)]
+        Scaled spectrograms in [0, 1] for training and for the held-out validation loss.
+    config : AutoencoderConfig
+        Model size and schedule (``preset.autoencoder``).
+    seed : int
+        Seeds the initial weights and the batch order; with TensorFlow's op determinism the
+        same seed gives the same losses.
+    S_pretrain : np.ndarray [shape=(m, n_mels, n_frames)] or None
+        Pre-training clips (``config.pretrain_epochs`` epochs first), or None for no pre-training.
+    progress : bool
+        Print Keras' per-epoch lines.
+
+    Returns
+    -------
+    model : keras.Model
+        The trained autoencoder.
+    history : pd.DataFrame
+        One row per epoch: ``phase`` ("pretrain" or "train"), ``epoch`` (within the phase;
+        train epoch 0 is the state before Spanish training, after pre-training), ``step``
+        (optimizer steps so far, pre-training included), ``loss`` (mean training-batch MSE of
+        the epoch; at epoch 0 the MSE on the whole training set), ``val_loss`` (MSE on
+        ``S_val``). Each epoch takes ``n // batch_size`` full batches of a fresh shuffle.
+    """
+    check(isinstance(config, AutoencoderConfig),
+          f"config must be an AutoencoderConfig (preset.autoencoder), got {type(config).__name__}")
+    S_train = _check_S(S_train, "S_train")
+    shape = S_train.shape[1:]
+    S_val = _check_S(S_val, "S_val", shape=shape)
+    if S_pretrain is not None:
+        S_pretrain = _check_S(S_pretrain, "S_pretrain", shape=shape)
+    model = build_for(config, n_mels=shape[0], n_frames=shape[1], seed=seed)
+    verbose = 2 if progress else 0
+    val = _batches(S_val, config.batch_size)
+    rows: list[dict] = []
+    steps = 0
+    if S_pretrain is not None and config.pretrain_epochs:
+        data = _batches(S_pretrain, config.batch_size, seed=seed)
+        fit = model.fit(data, epochs=config.pretrain_epochs, validation_data=val, shuffle=False,
+                        verbose=verbose)
+        for i, (loss, val_loss) in enumerate(zip(fit.history["loss"], fit.history["val_loss"])):
+            steps += len(data)
+            rows.append({"phase": "pretrain", "epoch": i + 1, "step": steps, "loss": float(loss),
+                         "val_loss": float(val_loss)})
+    data = _batches(S_train, config.batch_size, seed=seed + 1)
+    rows.append({"phase": "train", "epoch": 0, "step": steps,
+                 "loss": float(model.evaluate(_batches(S_train, config.batch_size), verbose=0)),
+                 "val_loss": float(model.evaluate(val, verbose=0))})
+    fit = model.fit(data, epochs=config.epochs, validation_data=val, shuffle=False, verbose=verbose)
+    for i, (loss, val_loss) in enumerate(zip(fit.history["loss"], fit.history["val_loss"])):
+        steps += len(data)
+        rows.append({"phase": "train", "epoch": i + 1, "step": steps, "loss": float(loss),
+                     "val_loss": float(val_loss)})
+    return model, pd.DataFrame(rows)
+
+
+def _batches(S: np.ndarray, batch_size: int, *, seed: int | None = None):
+    """``(S, S)`` pairs as a ``tf.data`` pipeline of batches.
+
+    With a ``seed``, for training: reshuffled every epoch (seeded, so reproducible) and only
+    full batches (``min(batch_size, n)`` clips each; the few left-over clips of an epoch are
+    different ones every epoch). A ragged last batch would make TensorFlow trace the training
+    step a second time, which costs seconds a run. Without a seed, for evaluation: in order,
+    every clip once.
+    """
+    import tensorflow as tf
+    data = tf.data.Dataset.from_tensor_slices((S, S))
+    if seed is None:
+        return data.batch(batch_size)
+    data = data.shuffle(len(S), seed=int(seed), reshuffle_each_iteration=True)
+    return data.batch(min(batch_size, len(S)), drop_remainder=True)
+
+
+def encode(model, S, *, batch_size: int = 64) -> np.ndarray:
+    """Latent codes of spectrograms.
+
+    Parameters
+    ----------
+    model : keras.Model
+        An autoencoder from :func:`build_autoencoder` (or its ``"encoder"`` part); to encode
+        with a stored, trained model use :func:`load_autoencoder` first.
+    S : np.ndarray [shape=(n, n_mels, n_frames)]
+        Scaled spectrograms in [0, 1].
+
+    Returns
+    -------
+    np.ndarray [shape=(n, latent_dim)] float32
+    """
+    encoder = _encoder_of(model)
+    S = _check_S(S, "S", shape=tuple(encoder.input_shape[1:]))
+    return np.asarray(encoder.predict(S, batch_size=batch_size, verbose=0), dtype=np.float32)
+
+
+def reconstruct(model, S, *, batch_size: int = 64) -> np.ndarray:
+    """The autoencoder's reconstructions of ``S`` (same shape, values in [0, 1])."""
+    S = _check_S(S, "S", shape=tuple(model.input_shape[1:]))
+    return np.asarray(model.predict(S, batch_size=batch_size, verbose=0), dtype=np.float32)
+
+
+def _encoder_of(model):
+    check(hasattr(model, "layers") and hasattr(model, "predict"),
+          f"model must be a keras.Model from build_autoencoder, got {type(model).__name__}")
+    if model.name == "encoder":
+        return model
+    try:
+        return model.get_layer("encoder")
+    except ValueError as exc:
+        raise ParameterError(f"model {model.name!r} has no 'encoder' part; build it with "
+                             "build_autoencoder") from exc
+
+
+def baseline_mse(S_train, S_eval) -> dict[str, float]:
+    """MSE of two predictors that need no network, on ``S_eval`` (Chapter 5).
+
+    - ``clip_mean``: each clip predicted by its own mean value (a flat grey image),
+    - ``dataset_mean``: every clip predicted by the mean spectrogram of ``S_train``.
+    """
+    S_train = _check_S(S_train, "S_train")
+    S_eval = _check_S(S_eval, "S_eval", shape=S_train.shape[1:])
+    clip_mean = S_eval.mean(axis=(1, 2), keepdims=True)
+    mean_S = S_train.mean(axis=0, keepdims=True)
+    return {"clip_mean": float(np.mean((S_eval - clip_mean) ** 2)),
+            "dataset_mean": float(np.mean((S_eval - mean_S) ** 2))}
+
+
+def clip_mse(model, S, *, batch_size: int = 64) -> np.ndarray:
+    """Reconstruction MSE of each clip, ``[n]``."""
+    S_hat = reconstruct(model, S, batch_size=batch_size)
+    return np.mean((S_hat - np.asarray(S, dtype=np.float32)) ** 2, axis=(1, 2))
+
+
+# --------------------------------------------------------------------------------------------
+# The experiment: every (condition, seed) of a preset, in the store
+# --------------------------------------------------------------------------------------------
+def _preset(preset):
+    from langlab.presets import Preset, get_preset
+    if isinstance(preset, str):
+        return get_preset(preset)
+    check(isinstance(preset, Preset), f"preset must be a preset name or a Preset, got {preset!r}")
+    return preset
+
+
+def _seeds_conditions(config: AutoencoderConfig, seeds, conditions) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    seeds = tuple(config.seeds if seeds is None else (int(s) for s in seeds))
+    check(len(seeds) >= 1 and all(s >= 0 for s in seeds) and len(set(seeds)) == len(seeds),
+          f"seeds must be distinct integers >= 0, got {seeds!r}")
+    return seeds, _check_conditions(config.conditions if conditions is None else conditions)
+
+
+@dataclasses.dataclass(frozen=True)
+class AEData:
+    """Scaled spectrograms of one pre-training condition (from :func:`ae_data`).
+
+    ``S_train``/``S_val``: full-band Spanish (roles ``train``/``val``); ``S_pretrain``: the
+    pre-training clips (None for ``"none"``); ``S_probe`` and ``probe_table``: the probe clips
+    (role ``probe``, all three languages); ``keys``: store keys the data came from.
+    """
+
+    S_train: np.ndarray
+    S_val: np.ndarray
+    S_pretrain: np.ndarray | None
+    S_probe: np.ndarray
+    probe_table: pd.DataFrame
+    keys: tuple[str, ...]
+
+
+def pretrain_lowpass_hz(preset) -> float:
+    """Low-pass cut-off (Hz) of the pre-training clips: the LSTM chapter's, so both models see
+    the same pre-training data."""
+    from langlab import training
+    for owner, name in ((_preset(preset).lstm, "pretrain_lowpass_hz"),
+                        (_preset(preset).lstm, "lowpass_hz"), (training, "PRETRAIN_LOWPASS_HZ")):
+        value = getattr(owner, name, None)
+        if value:
+            return float(value)
+    return 500.0
+
+
+def ae_data(preset, *, condition: str, store=None, data_dir=None) -> AEData:
+    """The scaled spectrograms that one (condition, seed) run trains and is probed on.
+
+    Pre-training data comes from the LSTM chapter's helper (:mod:`langlab.training`), so the
+    two models are pre-trained on the same clips: 500 Hz low-passed ``pretrain`` clips of the
+    condition's language, or the no-language noise control.
+    """
+    from langlab import features, training
+    preset = _preset(preset)
+    _check_conditions([condition])
+    store = default_store(store)
+    full = features.for_preset(preset, data_dir=data_dir, store=store)
+    train, val, probe_fs = (full.where(role=r) for r in ("train", "val", "probe"))
+    keys = [full.key]
+    S_pretrain = None
+    if condition != "none":
+        S_pretrain, key = training.pretrain_spectrograms(preset, condition=condition,
+                                                         store=store, data_dir=data_dir)
+        keys.append(key)
+    return AEData(S_train=np.asarray(train.scaled(), dtype=np.float32),
+                  S_val=np.asarray(val.scaled(), dtype=np.float32),
+                  S_pretrain=None if S_pretrain is None else np.asarray(S_pretrain, dtype=np.float32),
+                  S_probe=np.asarray(probe_fs.scaled(), dtype=np.float32),
+                  probe_table=probe_fs.table.reset_index(drop=True), keys=tuple(keys))
+
+
+def _entry(store: Store, config: AutoencoderConfig, condition: str, seed: int, keys: Sequence[str]):
+    return store.entry(STAGE, config={"autoencoder": config, "condition": condition, "seed": int(seed)},
+                       inputs=list(keys), code=_CODE)
+
+
+def _data_keys(preset, condition: str, *, store: Store, data_dir) -> tuple[str, ...]:
+    """Store keys of a run's inputs (computing the features once, here, if they are missing)."""
+    from langlab import features, training
+    keys = [features.for_preset(preset, data_dir=data_dir, store=store).key]
+    if condition != "none":
+        keys.append(training.pretrain_spectrograms(preset, condition=condition, store=store,
+                                                   data_dir=data_dir)[1])
+    return tuple(keys)
+
+
+def _train_unit(preset, condition: str, seed: int, *, store: Store, data_dir, threads: int | None,
+                progress: bool = False) -> str:
+    """Train and store one (condition, seed) run unless it is stored; returns the entry key.
+
+    Runs in a joblib worker (a local process or a Dask worker): TensorFlow gets ``threads``
+    threads, the data is read from the shared store.
+    """
+    if threads:
+        limit_threads(threads)
+    config = preset.autoencoder
+    data = ae_data(preset, condition=condition, store=store, data_dir=data_dir)
+    entry = _entry(store, config, condition, seed, data.keys)
+    if entry.exists():
+        return entry.key
+
+    def fill(folder: Path) -> dict:
+        started = time.perf_counter()
+        model, history = train_autoencoder(data.S_train, data.S_val, config=config, seed=seed,
+                                           S_pretrain=data.S_pretrain, progress=progress)
+        seconds = time.perf_counter() - started
+        model.save(folder / "model.keras")
+        history.to_csv(folder / "history.csv", index=False)
+        atomic_save_npy(folder / "latents.npy", encode(model, data.S_probe))
+        data.probe_table[["path", "locale", "client_id"]].to_csv(folder / "probe_clips.csv", index=False)
+        last = history.iloc[-1]
+        return {"condition": condition, "seed": int(seed), "train_seconds": round(seconds, 3),
+                "n_train": len(data.S_train), "n_val": len(data.S_val),
+                "n_pretrain": 0 if data.S_pretrain is None else len(data.S_pretrain),
+                "n_probe": len(data.S_probe), "steps": int(last["step"]),
+                "loss": float(last["loss"]), "val_loss": float(last["val_loss"]),
+                "val_loss_start": float(history.loc[history["phase"] == "train", "val_loss"].iloc[0]),
+                "best_val_loss": float(history["val_loss"].min())}
+
+    entry.write(fill, description=f"conv autoencoder, pre-training {condition!r}, seed {seed}")
+    return entry.key
+
+
+def _parallel(n_jobs: int):
+    """A :class:`joblib.Parallel` on whatever backend is active (loky by default; Dask inside
+    ``joblib.parallel_config(backend="dask")``)."""
+    import joblib
+    return joblib.Parallel(n_jobs=n_jobs)
+
+
+def ae_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=None,
+                  data_dir=None) -> pd.DataFrame:
+    """Train (or load from the store) the autoencoder for every pre-training condition and seed.
+
+    Parameters
+    ----------
+    preset : str or Preset
+        ``"smoke"``, ``"book"``, ``"paper"`` or a :class:`~langlab.presets.Preset`; its
+        ``autoencoder`` config sets the model and schedule.
+    seeds, conditions : sequences, optional
+        Default ``preset.autoencoder.seeds`` and ``.conditions``.
+    store : Store, optional
+    n_jobs : int, optional
+        Parallel runs through joblib (default ``preset.autoencoder.n_jobs``); each worker uses
+        ``preset.autoencoder.threads`` TensorFlow threads.
+    data_dir : path, optional
+        A Common Voice download; default the embedded corpus.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per (condition, seed): ``condition``, ``seed``, ``steps`` (optimizer steps,
+        pre-training included), ``loss`` (last epoch's mean training-batch MSE), ``val_loss``
+        (held-out Spanish MSE at the end), ``val_loss_start`` (before Spanish training, after
+        pre-training), ``best_val_loss``, ``n_train``, ``n_val``, ``n_pretrain``, ``n_probe``,
+        ``train_seconds`` (wall clock) and ``key`` (the store entry).
+    """
+    preset = _preset(preset)
+    config = preset.autoencoder
+    seeds, conditions = _seeds_conditions(config, seeds, conditions)
+    store = default_store(store)
+    n_jobs = config.n_jobs if n_jobs is None else int(n_jobs)
+    keys = {c: _data_keys(preset, c, store=store, data_dir=data_dir) for c in conditions}
+    entries = {(c, s): _entry(store, config, c, s, keys[c]) for c in conditions for s in seeds}
+    missing = [cs for cs, e in entries.items() if not e.exists()]
+    if missing:
+        from joblib import delayed
+        threads = None if n_jobs == 1 else config.threads
+        if n_jobs == 1:
+            for c, s in _progress(missing, "autoencoder runs"):
+                _train_unit(preset, c, s, store=store, data_dir=data_dir, threads=None)
+        else:
+            _parallel(n_jobs)(delayed(_train_unit)(preset, c, s, store=store, data_dir=data_dir,
+                                                   threads=threads) for c, s in missing)
+    rows = []
+    for (c, s), entry in entries.items():
+        check(entry.exists(), f"autoencoder run {c}/seed {s} is missing from {store} after training",
+              DataError)
+        m = entry.manifest()
+        rows.append({"condition": c, "seed": s, **{k: m[k] for k in (
+            "steps", "loss", "val_loss", "val_loss_start", "best_val_loss", "n_train", "n_val",
+            "n_pretrain", "n_probe", "train_seconds")}, "key": entry.key})
+    return pd.DataFrame(rows)
+
+
+def _progress(items, desc):
+    from tqdm.auto import tqdm
+    return tqdm(items, desc=desc, file=sys.stderr)
+
+
+def _stored_entry(preset, condition: str, seed: int, *, store, data_dir, train: bool = True):
+    preset = _preset(preset)
+    _check_conditions([condition])
+    store = default_store(store)
+    entry = _entry(store, preset.autoencoder, condition, seed,
+                   _data_keys(preset, condition, store=store, data_dir=data_dir))
+    if not entry.exists():
+        check(train, f"autoencoder run {condition}/seed {seed} is not in {store}", DataError)
+        _train_unit(preset, condition, int(seed), store=store, data_dir=data_dir,
+                    threads=preset.autoencoder.threads if _in_worker() else None)
+    return entry
+
+
+def load_autoencoder(preset, *, condition: str, seed: int, store=None, data_dir=None):
+    """The trained autoencoder of one (condition, seed) from the store (trained first if missing).
+
+    Returns a compiled ``keras.Model`` (see :func:`build_autoencoder`).
+    """
+    import keras
+    entry = _stored_entry(preset, condition, seed, store=store, data_dir=data_dir)
+    return keras.models.load_model(entry.path / "model.keras")
+
+
+def ae_history(preset, *, seeds=None, conditions=None, store=None, data_dir=None) -> pd.DataFrame:
+    """Loss curves of every (condition, seed) run: the :func:`train_autoencoder` history with
+    ``condition`` and ``seed`` columns (runs are trained first if missing)."""
+    preset = _preset(preset)
+    seeds, conditions = _seeds_conditions(preset.autoencoder, seeds, conditions)
+    frames = []
+    for c in conditions:
+        for s in seeds:
+            entry = _stored_entry(preset, c, s, store=store, data_dir=data_dir)
+            frames.append(pd.read_csv(entry.path / "history.csv").assign(condition=c, seed=s))
+    cols = ["condition", "seed", "phase", "epoch", "step", "loss", "val_loss"]
+    return pd.concat(frames, ignore_index=True)[cols]
+
+
+def ae_latents(preset, *, condition: str, seed: int, store=None, data_dir=None) -> tuple[np.ndarray, pd.DataFrame]:
+    """Stored latents of the probe clips, ``[n_probe, latent_dim]``, and their clip table
+    (``path``, ``locale``, ``client_id``)."""
+    entry = _stored_entry(preset, condition, seed, store=store, data_dir=data_dir)
+    return np.load(entry.path / "latents.npy"), pd.read_csv(entry.path / "probe_clips.csv")

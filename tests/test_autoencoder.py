@@ -1,0 +1,196 @@
+"""The convolutional autoencoder (Chapter 5): config checks, shape/dtype contracts of the Keras
+model, deterministic training on synthetic arrays, baselines, and the stored experiment."""
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from langlab import autoencoder as ae
+from langlab.errors import ParameterError
+
+SMOKE = ae.PRESETS["smoke"]
+
+
+def spectrograms(n: int, n_mels: int = 10, n_frames: int = 23, *, seed: int = 0) -> np.ndarray:
+    """Scaled, spectrogram-like arrays in [0, 1]: smooth bands plus noise."""
+    rng = np.random.default_rng(seed)
+    bands = np.linspace(1, 0, n_mels)[None, :, None]
+    S = 0.6 * bands + 0.3 * rng.random((n, 1, n_frames)) + 0.1 * rng.random((n, n_mels, n_frames))
+    return np.clip(S, 0, 1).astype(np.float32)
+
+
+# --- config --------------------------------------------------------------------------------
+@pytest.mark.parametrize("change, match", [
+    ({"filters": (32, 64)}, "filters must be three positive integers"),
+    ({"filters": (32, 0, 4)}, "filters must be three positive integers"),
+    ({"latent_dim": 0}, "latent_dim must be a positive integer"),
+    ({"batch_size": 0}, "batch_size must be a positive integer"),
+    ({"learning_rate": 0.0}, r"learning_rate must lie in \(0, 1\)"),
+    ({"epochs": 0}, "epochs must be an integer >= 1"),
+    ({"pretrain_epochs": -1}, "pretrain_epochs must be an integer >= 0"),
+    ({"seeds": (0, 0)}, "seeds must be distinct"),
+    ({"seeds": ()}, "seeds must be distinct"),
+    ({"conditions": ("none", "fr")}, r"unknown pre-training condition\(s\) \['fr'\]"),
+    ({"threads": 0}, "threads must be a positive integer"),
+])
+def test_bad_config_names_the_value(change, match):
+    with pytest.raises(ParameterError, match=match):
+        dataclasses.replace(SMOKE, **change)
+
+
+def test_presets():
+    assert set(ae.PRESETS) == {"smoke", "book", "paper"}
+    paper = ae.PRESETS["paper"]
+    assert paper.filters == (32, 64, 4)
+    assert 1000 <= paper.latent_dim <= 3000
+    assert paper.batch_size == 300 and paper.learning_rate == 1e-3
+    for config in ae.PRESETS.values():
+        assert config.pretrain_epochs == 1
+        assert set(config.conditions) == set(ae.CONDITIONS)
+    assert len(ae.PRESETS["book"].seeds) >= 3
+
+
+def test_conditions_match_the_lstm_chapter():
+    training = pytest.importorskip("langlab.training")
+    assert ae.CONDITIONS == tuple(training.CONDITIONS)
+
+
+def test_import_does_not_load_tensorflow():
+    code = "import sys, langlab.autoencoder; print('tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("shape, expected", [((40, 188), (40, 188)), ((10, 23), (12, 24)),
+                                             ((128, 216), (128, 216)), ((1, 1), (4, 4))])
+def test_padded_shape(shape, expected):
+    assert ae.padded_shape(*shape) == expected
+
+
+# --- the Keras model -----------------------------------------------------------------------
+@pytest.mark.parametrize("n_mels, n_frames", [(10, 23), (12, 24), (40, 30)])
+def test_model_shape_and_dtype_contract(n_mels, n_frames):
+    model = ae.build_autoencoder(n_mels=n_mels, n_frames=n_frames, filters=(4, 8, 4),
+                                 latent_dim=7, seed=0)
+    S = spectrograms(3, n_mels, n_frames)
+    assert model.input_shape == (None, n_mels, n_frames)
+    assert model.output_shape == (None, n_mels, n_frames)
+    S_hat = ae.reconstruct(model, S)
+    assert S_hat.shape == S.shape and S_hat.dtype == np.float32
+    assert S_hat.min() >= 0 and S_hat.max() <= 1  # sigmoid output for [0, 1] inputs
+    z = ae.encode(model, S)
+    assert z.shape == (3, 7) and z.dtype == np.float32
+    np.testing.assert_allclose(ae.encode(model.get_layer("encoder"), S), z, rtol=1e-6, atol=1e-6)
+    assert model.loss == "mse"
+
+
+def test_architecture_mirrors_the_original():
+    model = ae.build_autoencoder(n_mels=10, n_frames=23, filters=(32, 64, 4), latent_dim=16, seed=0)
+    table = ae.shape_table(model)
+    enc = table[table.part == "encoder"]
+    dec = table[table.part == "decoder"]
+    assert list(enc.kind[enc.kind.isin(["Conv2D", "MaxPooling2D", "Dense"])]) == [
+        "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Conv2D", "Dense"]
+    assert list(enc.output_shape[enc.kind == "Conv2D"]) == ["12 x 24 x 32", "6 x 12 x 64", "3 x 6 x 4"]
+    assert (enc.kind == "BatchNormalization").sum() == 3
+    assert (dec.kind == "Conv2DTranspose").sum() == 3 and (dec.kind == "UpSampling2D").sum() == 2
+    assert enc.output_shape.iloc[-1] == "16"
+    assert dec.output_shape.iloc[-1] == "10 x 23"
+    assert table.params.sum() == model.count_params()
+
+
+def test_same_seed_same_initial_weights():
+    a = ae.build_autoencoder(n_mels=8, n_frames=8, filters=(2, 2, 2), latent_dim=3, seed=5)
+    b = ae.build_autoencoder(n_mels=8, n_frames=8, filters=(2, 2, 2), latent_dim=3, seed=5)
+    c = ae.build_autoencoder(n_mels=8, n_frames=8, filters=(2, 2, 2), latent_dim=3, seed=6)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    assert any(not np.array_equal(wa, wc) for wa, wc in zip(a.get_weights(), c.get_weights()))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"n_mels": 0, "n_frames": 10}, "n_mels and n_frames must be positive integers"),
+    ({"n_mels": 10, "n_frames": 2.5}, "n_mels and n_frames must be positive integers"),
+    ({"n_mels": 10, "n_frames": 10, "latent_dim": 0}, "latent_dim must be a positive integer"),
+])
+def test_build_rejects_bad_sizes(kwargs, match):
+    with pytest.raises(ParameterError, match=match):
+        ae.build_autoencoder(**kwargs)
+
+
+# --- training on arrays --------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def trained():
+    S = spectrograms(48)
+    S_pre = spectrograms(20, seed=1)
+    out = {}
+    out["a"] = ae.train_autoencoder(S[:40], S[40:], config=SMOKE, seed=0, S_pretrain=S_pre)
+    out["b"] = ae.train_autoencoder(S[:40], S[40:], config=SMOKE, seed=0, S_pretrain=S_pre)
+    out["c"] = ae.train_autoencoder(S[:40], S[40:], config=SMOKE, seed=1, S_pretrain=None)
+    out["S"] = S
+    return out
+
+
+def test_history_layout(trained):
+    _, history = trained["a"]
+    assert list(history.columns) == ["phase", "epoch", "step", "loss", "val_loss"]
+    assert list(history.phase) == ["pretrain"] + ["train"] * (SMOKE.epochs + 1)
+    assert list(history.epoch) == [1] + list(range(SMOKE.epochs + 1))
+    # 20 pre-training clips in batches of 16: one full batch; 40 training clips: two a epoch
+    assert list(history.step) == [1, 1] + [1 + 2 * e for e in range(1, SMOKE.epochs + 1)]
+    assert np.isfinite(history[["loss", "val_loss"]].to_numpy()).all()
+    _, no_pretrain = trained["c"]
+    assert list(no_pretrain.phase) == ["train"] * (SMOKE.epochs + 1) and no_pretrain.step.iloc[0] == 0
+
+
+def test_same_seed_same_losses(trained):
+    (model_a, hist_a), (model_b, hist_b) = trained["a"], trained["b"]
+    pd.testing.assert_frame_equal(hist_a, hist_b)
+    S = trained["S"]
+    np.testing.assert_array_equal(ae.encode(model_a, S), ae.encode(model_b, S))
+
+
+def test_other_seed_other_losses(trained):
+    assert not np.allclose(trained["a"][1].loss.iloc[-1], trained["c"][1].loss.iloc[-1])
+
+
+@pytest.mark.parametrize("which, bad, match", [
+    ("S_train", np.full((4, 10, 23), 2.0, np.float32), r"scaled to \[0, 1\]"),
+    ("S_train", np.zeros((4, 10), np.float32), r"\[n_clips, n_mels, n_frames\]"),
+    ("S_val", spectrograms(4, 10, 22), r"shape \(10, 22\), expected \(10, 23\)"),
+    ("S_pretrain", np.full((4, 10, 23), np.nan, np.float32), "NaN or inf"),
+])
+def test_train_rejects_bad_arrays(which, bad, match):
+    arrays = {"S_train": spectrograms(8), "S_val": spectrograms(4), "S_pretrain": None, which: bad}
+    with pytest.raises(ParameterError, match=match):
+        ae.train_autoencoder(arrays["S_train"], arrays["S_val"], S_pretrain=arrays["S_pretrain"],
+                             config=SMOKE, seed=0)
+
+
+def test_train_needs_a_config():
+    with pytest.raises(ParameterError, match="config must be an AutoencoderConfig"):
+        ae.train_autoencoder(spectrograms(8), spectrograms(4), config={"epochs": 1}, seed=0)
+
+
+def test_encode_rejects_wrong_shape(trained):
+    model, _ = trained["a"]
+    with pytest.raises(ParameterError, match=r"expected \(10, 23\)"):
+        ae.encode(model, spectrograms(2, 12, 23))
+    with pytest.raises(ParameterError, match="keras.Model"):
+        ae.encode("not a model", spectrograms(2))
+
+
+# --- baselines -----------------------------------------------------------------------------
+def test_baseline_mse():
+    S_train = np.stack([np.full((2, 3), 0.2), np.full((2, 3), 0.4)]).astype(np.float32)
+    S_eval = np.array([[[0.0, 1.0, 0.0], [1.0, 0.0, 1.0]]], dtype=np.float32)
+    got = ae.baseline_mse(S_train, S_eval)
+    assert got["clip_mean"] == pytest.approx(0.25)
+    assert got["dataset_mean"] == pytest.approx(np.mean((S_eval - 0.3) ** 2))
+    with pytest.raises(ParameterError, match="expected"):
+        ae.baseline_mse(S_train, spectrograms(1))
