@@ -1,0 +1,41 @@
+"""Two small fixes to the Jupyter Book 1 stack's HTML, so that a reader's browser console stays
+clean (checked by ``tests/test_site.py``). Loaded through ``sphinx: local_extensions`` in
+``_config.yml``.
+
+1. Sphinx 7.4 adds every inline ``<script>`` twice (the registry copy has filename ``''``, the
+   first copy ``None``, so they do not compare equal; fixed upstream in sphinx-doc/sphinx#13402,
+   Sphinx 8.2, which Jupyter Book 1 cannot use). sphinx-thebe's inline script declares
+   ``const THEBE_JS_URL``, so its second copy is a ``SyntaxError`` on every page. We drop
+   the duplicates of each page's script list.
+2. pydata-sphinx-theme writes ``data-mode=""`` when no ``default_mode`` is configured and then
+   logs ``Got invalid theme mode`` on a reader's first visit. We set the template variable
+   ``default_mode`` to ``auto`` (the behaviour it falls back to anyway) unless
+   ``html_context`` chose one.
+"""
+from __future__ import annotations
+
+
+def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, unique = set(), []
+    for script in scripts:
+        attributes = tuple(sorted((k, str(v)) for k, v in getattr(script, "attributes", {}).items()))
+        key = (getattr(script, "filename", script) or "", getattr(script, "priority", 0), attributes)
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    scripts[:] = unique  # the builder restores its own list after each page
+
+
+def _theme_default_mode(app, config):
+    context = dict(config.html_context or {})
+    context.setdefault("default_mode", "auto")
+    config.html_context = context
+
+
+def setup(app):
+    app.connect("config-inited", _theme_default_mode)
+    app.connect("html-page-context", _drop_duplicate_scripts)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
