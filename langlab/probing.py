@@ -6,7 +6,7 @@ representation by a simple classifier. This module is generic over "a representa
 hidden and cell states) and the autoencoder chapter (its latent code) use the same procedure:
 
 - :func:`probe`: one probe, speaker-grouped cross-validation, accuracy and balanced accuracy,
-  and a permutation-test p-value in which whole speakers swap labels;
+  and a permutation-test p-value that respects the speakers;
 - :func:`probe_table`: the main probe beside its baselines and controls, for every
   representation and task, as one long table;
 - :func:`summarize` and :func:`selectivity`: means and 95 % confidence intervals over seeds;
@@ -14,13 +14,12 @@ hidden and cell states) and the autoencoder chapter (its latent code) use the sa
 - :func:`lstm_probe_experiment`: Chapter 4's experiment, all pre-training conditions and seeds,
   cached in the artifact store.
 
-Why the permutation test does not use scikit-learn's ``groups`` argument: in
-:func:`sklearn.model_selection.permutation_test_score`, ``groups`` restricts the shuffling to
-*within* each group. Every speaker of Common Voice (and of the embedded corpus) speaks one
-language, so shuffling within speakers changes no label and every p-value is exactly 1. Under
-the null hypothesis "the representation carries no language information beyond the speaker",
-what can be exchanged is the label of a *speaker*; :func:`permute_labels` does that (and falls
-back to scikit-learn's within-group shuffle when labels vary inside groups).
+The permutation test and speakers. :func:`sklearn.model_selection.permutation_test_score` with
+``groups`` shuffles labels only *within* each group. In the embedded corpus every speaker speaks
+every language, and that is the right null ("language is not readable beyond what a speaker's
+clips share"); it is what :func:`probe` uses there. In Common Voice each speaker records one
+language: shuffling within speakers then changes no label and every p-value is exactly 1, so
+whole speakers swap labels instead (:func:`permute_labels`).
 """
 from __future__ import annotations
 
@@ -233,16 +232,25 @@ def permute_labels(y, groups, *, rng: np.random.Generator) -> np.ndarray:
 def control_labels(y, groups, *, seed: int) -> np.ndarray:
     """Labels of the control task (Hewitt and Liang 2019): each speaker gets one random label.
 
-    The speakers' labels are a random permutation of the real per-speaker labels (a speaker's
-    first clip decides when a speaker has several), so the control task has the same label
-    distribution over speakers as the real one but carries no language, only speaker identity.
-    A probe that scores well on it memorises speakers.
+    Every clip of a speaker gets that speaker's label, so the control task carries speaker
+    identity and no language. The speakers' labels are a seeded, shuffled assignment with the
+    classes in the proportions of ``y`` (each class gets at least one speaker when there are
+    enough speakers). A probe that scores well on the control task memorises speakers.
     """
     y = np.asarray(y)
     groups = np.asarray(groups)
     rng = np.random.default_rng(seed)
-    speakers, first = np.unique(groups, return_index=True)
-    speaker_label = dict(zip(speakers, rng.permutation(y[first])))
+    speakers = np.unique(groups)
+    classes, counts = np.unique(y, return_counts=True)
+    share = counts / counts.sum() * len(speakers)
+    n = np.floor(share).astype(int)
+    if len(speakers) >= len(classes):
+        n = np.maximum(n, 1)
+    while n.sum() > len(speakers):  # the maxima above may overshoot: take from the largest
+        n[np.argmax(n)] -= 1
+    for i in np.argsort(-(share - n))[: len(speakers) - n.sum()]:  # largest remainders
+        n[i] += 1
+    speaker_label = dict(zip(speakers, rng.permutation(np.repeat(classes, n))))
     return np.array([speaker_label[g] for g in groups], dtype=y.dtype)
 
 
@@ -291,6 +299,35 @@ def _permuted_score(estimator, X, y, groups, splits, seed) -> float:
     return _cv_scores(estimator, X, y_perm, splits)[1]
 
 
+def _permutation_p_value(estimator, X, y, groups, splits, *, observed: float, n_permutations: int,
+                         seed: int, n_jobs: int | None) -> float:
+    """p-value of the balanced accuracy ``observed`` under speaker-respecting label permutations
+    (Ojala and Garriga 2010): ``(1 + #{null >= observed}) / (1 + n_permutations)``.
+
+    When speakers speak several languages (the embedded corpus), labels are shuffled within each
+    speaker by :func:`sklearn.model_selection.permutation_test_score` with ``groups``; when each
+    speaker has one label (Common Voice), whole speakers swap labels (:func:`permute_labels`),
+    because scikit-learn's within-group shuffle would change nothing there.
+    """
+    if not labels_constant_within_groups(y, groups):
+        from sklearn.model_selection import permutation_test_score
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            score, _, p_value = permutation_test_score(
+                estimator, X, y, groups=groups, cv=splits, n_permutations=n_permutations,
+                scoring="balanced_accuracy", random_state=seed, n_jobs=n_jobs)
+        check(np.isclose(score, observed), f"internal: permutation_test_score scored {score}, "
+              f"the probe {observed}")
+        return float(p_value)
+    from joblib import Parallel, delayed
+
+    seeds = np.random.SeedSequence([seed, 7919]).generate_state(n_permutations)
+    null = Parallel(n_jobs=n_jobs)(
+        delayed(_permuted_score)(estimator, X, y, groups, splits, int(s)) for s in seeds)
+    return float((np.sum(np.asarray(null) >= observed) + 1) / (n_permutations + 1))
+
+
 def probe(X, y, groups, *, config: ProbeConfig, estimator: str = "linear", split: str = "grouped",
           n_permutations: int | None = None, seed: int | None = None,
           n_jobs: int | None = None) -> dict[str, Any]:
@@ -315,7 +352,8 @@ def probe(X, y, groups, *, config: ProbeConfig, estimator: str = "linear", split
         random split, ``config.test_size`` of the clips for testing.
     n_permutations : int, optional
         Permutations of the test (default ``config.n_permutations``); 0 for none. The test
-        statistic is the balanced accuracy; labels are permuted by :func:`permute_labels`.
+        statistic is the balanced accuracy; labels are permuted within speakers or, when each
+        speaker has a single label, between speakers (see :func:`permute_labels`).
     seed : int, optional
         Seed of splits and permutations (default ``config.seed``).
     n_jobs : int, optional
@@ -357,12 +395,8 @@ def probe(X, y, groups, *, config: ProbeConfig, estimator: str = "linear", split
     accuracy, balanced = _cv_scores(model, X, y, splits)
     p_value = float("nan")
     if n_permutations:
-        from joblib import Parallel, delayed
-
-        seeds = np.random.SeedSequence([seed, 7919]).generate_state(n_permutations)
-        null = Parallel(n_jobs=n_jobs)(
-            delayed(_permuted_score)(model, X, y, groups, splits, int(s)) for s in seeds)
-        p_value = float((np.sum(np.asarray(null) >= balanced) + 1) / (n_permutations + 1))
+        p_value = _permutation_p_value(model, X, y, groups, splits, observed=balanced,
+                                       n_permutations=n_permutations, seed=seed, n_jobs=n_jobs)
     counts = np.bincount(y)
     counts = counts[counts > 0]
     return {"accuracy": accuracy, "balanced_accuracy": balanced, "p_value": p_value,

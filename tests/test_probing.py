@@ -125,6 +125,40 @@ def test_sklearn_groups_permutation_is_degenerate_here():
     assert ours["p_value"] == pytest.approx(0.1)
 
 
+def multilingual(*, n_speakers=8, n_clips=4, n_dims=24, language=1.0, seed=0):
+    """Like the embedded corpus: every speaker speaks every language."""
+    rng = np.random.default_rng(seed)
+    locales = np.tile(np.repeat(LOCALES, n_clips), n_speakers)
+    groups = np.repeat([f"spk{i}" for i in range(n_speakers)], 3 * n_clips)
+    lang = {loc: rng.normal(size=n_dims) for loc in LOCALES}
+    spk = {g: rng.normal(size=n_dims) for g in np.unique(groups)}
+    X = np.stack([language * lang[loc] + spk[g] for loc, g in zip(locales, groups)])
+    return X + rng.normal(size=X.shape), locales, groups
+
+
+@pytest.mark.parametrize("task", probing.TASKS)
+def test_control_labels_with_multilingual_speakers(task):
+    _, locales, groups = multilingual(n_speakers=12)
+    y, _ = probing.task_labels(locales, task=task)
+    yc = probing.control_labels(y, groups, seed=0)
+    assert probing.labels_constant_within_groups(yc, groups)
+    per_speaker = pd.Series(yc).groupby(groups).first().value_counts().sort_index()
+    expected = {"binary": [8, 4], "3way": [4, 4, 4]}[task]
+    assert per_speaker.tolist() == expected
+
+
+def test_probe_multilingual_speakers_uses_within_speaker_shuffle():
+    cfg = probing.ProbeConfig(n_splits=4, n_permutations=19)
+    X, locales, groups = multilingual(language=1.5)
+    y, _ = probing.task_labels(locales, task="3way")
+    assert not probing.labels_constant_within_groups(y, groups)
+    found = probing.probe(X, y, groups, config=cfg)
+    assert found["balanced_accuracy"] > 0.8 and found["p_value"] == pytest.approx(1 / 20)
+    X, locales, groups = multilingual(language=0.0)
+    null = probing.probe(X, y, groups, config=cfg)
+    assert null["p_value"] > 0.05
+
+
 def test_control_labels_one_per_speaker():
     _, locales, groups = synthetic(n_speakers=6)
     y, _ = probing.task_labels(locales, task="3way")
