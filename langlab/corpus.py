@@ -44,6 +44,7 @@ import dataclasses
 import hashlib
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -261,12 +262,15 @@ def read_tsv(file: str | os.PathLike, *, locale: str | None = None) -> pd.DataFr
     check(file.is_file(), f"{file} missing; expected a Common Voice TSV with columns "
                           f"{', '.join(REQUIRED_COLUMNS)}", DataError)
     try:
-        df = pd.read_csv(file, sep="\t", quoting=csv.QUOTE_NONE, dtype=str, keep_default_na=False,
-                         na_filter=False, encoding="utf-8", on_bad_lines="error", engine="c")
+        with warnings.catch_warnings():  # more fields than the header has: an error, not a warning
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(file, sep="\t", quoting=csv.QUOTE_NONE, dtype=str, keep_default_na=False,
+                             na_filter=False, encoding="utf-8", on_bad_lines="error", engine="c",
+                             index_col=False)
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{file} is empty; expected a header row with {', '.join(REQUIRED_COLUMNS)}, "
                         "then one row per clip") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+    except (pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError, ValueError) as exc:
         reason = " ".join(str(exc).split())[:200]
         raise DataError(f"{file} is not a readable Common Voice TSV ({reason}); expected UTF-8 text, "
                         "tab-separated, unquoted, one row per clip under a header row") from exc
