@@ -1,0 +1,842 @@
+"""The whole experiment from the command line: ``langlab run`` (Real-data appendix).
+
+``langlab run --preset book|paper|smoke`` runs every stage of the book in order and writes the
+results tables (CSV and JSON) and the main figures (PNG) into one output folder:
+
+1. corpus selection and speaker-disjoint splits (:func:`langlab.corpus.prepare`, Chapter 1),
+2. mel spectrograms, full band and low-passed (:func:`langlab.features.for_preset`, Chapter 2),
+3. the next-frame LSTM for every (pre-training condition, seed) (:mod:`langlab.training`, Chapter 3),
+4. probes of its hidden and cell states (:func:`langlab.probing.lstm_probe_experiment`, Chapter 4),
+5. the convolutional autoencoder and its latent probes (:mod:`langlab.autoencoder`, Chapter 5).
+
+It calls the *same* functions as the chapters, with the same store, so that after
+``langlab run --preset book`` building the book trains nothing, and a chapter run first saves
+the command that work. Because every stage result is a store entry written atomically, the run
+is resumable: kill it at any point (even ``kill -9``), start it again, and it continues from the
+finished entries. The results files are written at the end, atomically; wall-clock times go to
+``timings.json`` only, so the results files of two runs with the same configuration are equal.
+
+Independent units (the (condition, seed) trainings) run through :class:`joblib.Parallel`; with
+``scheduler="tcp://host:8786"`` joblib's Dask backend sends them to a ``dask.distributed``
+cluster whose workers share the store folder (and the data folder) with this machine.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import importlib
+import inspect
+import io
+import json
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from langlab import __version__
+from langlab.errors import DataError, LanglabError, ParameterError, check
+from langlab.presets import PRESET_NAMES, Preset, get_preset
+from langlab.store import Store, atomic_write_bytes, atomic_write_json, stable_hash, to_jsonable
+
+#: File in the output folder that names the preset and configuration of its results.
+RUN_FILE = "run.json"
+#: Wall-clock times, reuse counts, per-stage seconds: everything that differs between two runs.
+TIMINGS_FILE = "timings.json"
+#: All result tables in one JSON file (the CSV files hold the same tables, one per file).
+RESULTS_FILE = "results.json"
+#: Columns of a result table whose name matches this hold wall-clock values: they go to
+#: ``timings.json``, never to the results files.
+WALL_CLOCK = re.compile(r"seconds|wall|elapsed|timestamp|created", re.IGNORECASE)
+#: Seconds to wait for a Dask scheduler before giving up.
+SCHEDULER_TIMEOUT = 10.0
+
+
+# --------------------------------------------------------------------------------------------
+# Bookkeeping: which store entries a stage computed and which it found
+# --------------------------------------------------------------------------------------------
+class RecordingStore(Store):
+    """A :class:`~langlab.store.Store` that remembers every entry asked for and whether it was
+    complete at that moment (``touched["stage/key"] -> existed``).
+
+    Stage functions receive it as ``store=``; it pickles as a plain :class:`Store` (workers of
+    a pool or cluster record their own, see :func:`_run_unit`).
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        super().__init__(root)
+        self.touched: dict[str, bool] = {}
+
+    def entry(self, stage: str, **kwargs: Any):
+        entry = super().entry(stage, **kwargs)
+        self.touched.setdefault(f"{entry.stage}/{entry.key}", entry.exists())
+        return entry
+
+    def __reduce__(self):
+        return (Store, (str(self.root),))
+
+    def complete(self) -> set[str]:
+        """``"stage/key"`` of every complete entry in the store now."""
+        return {f"{p.parent.parent.name}/{p.parent.name}" for p in self.root.glob("*/*/manifest.json")}
+
+
+@dataclasses.dataclass
+class StageReport:
+    """What one stage did: units run or reused, store entries computed or reused, skips, time."""
+
+    name: str
+    label: str = ""  # progress-bar label, e.g. "[3/6] lstm"
+    units: int = 0
+    ran: int = 0
+    reused: int = 0
+    entries_computed: int = 0
+    entries_reused: int = 0
+    skipped: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    seconds: float = 0.0
+    status: str = "pending"  # "done", "skipped" or "failed"
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "label"}
+
+
+@dataclasses.dataclass
+class RunSummary:
+    """The outcome of :func:`run_experiment`: one :class:`StageReport` a stage, the files written."""
+
+    preset: str
+    out: Path
+    stages: list[StageReport]
+    files: list[str]
+    seconds: float
+    n_jobs: int
+    scheduler: str | None = None
+
+    def stage(self, name: str) -> StageReport:
+        for report in self.stages:
+            if report.name == name:
+                return report
+        raise KeyError(name)
+
+    @property
+    def entries_reused(self) -> int:
+        return sum(r.entries_reused for r in self.stages)
+
+    @property
+    def entries_computed(self) -> int:
+        return sum(r.entries_computed for r in self.stages)
+
+    def text(self) -> str:
+        """The summary printed at the end of ``langlab run``."""
+        where = f"Dask cluster {self.scheduler}" if self.scheduler else f"{self.n_jobs} local worker(s)"
+        lines = [f"langlab run --preset {self.preset}: finished in {_duration(self.seconds)} on {where}",
+                 f"{'stage':<18}{'units':>6}{'ran':>6}{'reused':>8}{'entries new/reused':>20}"
+                 f"{'time':>10}  status"]
+        for r in self.stages:
+            lines.append(f"{r.name:<18}{r.units:>6}{r.ran:>6}{r.reused:>8}"
+                         f"{f'{r.entries_computed}/{r.entries_reused}':>20}{_duration(r.seconds):>10}"
+                         f"  {r.status}")
+        for r in self.stages:
+            for why in r.skipped:
+                lines.append(f"  skipped in {r.name}: {why}")
+            for note in r.notes:
+                lines.append(f"  {r.name}: {note}")
+        lines.append(f"results ({len(self.files)} files) in {self.out}")
+        return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, sec = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {sec:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+# --------------------------------------------------------------------------------------------
+# Units: independent pieces of work that run through joblib (locally or on a Dask cluster)
+# --------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Unit:
+    """One independent piece of work: ``function(store=..., **kwargs)`` by dotted name."""
+
+    label: str
+    function: str  # "module.function"
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+
+def _resolve(function: str) -> Callable:
+    module, _, name = function.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def _run_unit(unit: Unit, store_root: str) -> tuple[str, dict[str, bool], float]:
+    """Run ``unit`` (in this process or a worker); return its label, the store entries it
+    touched (and whether each existed before) and its wall-clock seconds. The function's return
+    value stays in the worker: everything a unit makes is a store entry."""
+    store = RecordingStore(store_root)
+    started = time.perf_counter()
+    _resolve(unit.function)(store=store, **dict(unit.kwargs))
+    return unit.label, store.touched, time.perf_counter() - started
+
+
+def _fan_out(units: Sequence[Unit], *, store: RecordingStore, n_jobs: int, desc: str,
+             progress: bool) -> dict[str, tuple[dict[str, bool], float]]:
+    """Run ``units`` through :class:`joblib.Parallel` (the active joblib backend: loky locally,
+    Dask inside :func:`_backend`), with a progress bar that advances as units finish."""
+    import joblib
+    from tqdm.auto import tqdm
+
+    done: dict[str, tuple[dict[str, bool], float]] = {}
+    with tqdm(total=len(units), desc=desc, unit="unit", file=sys.stderr, disable=not progress,
+              dynamic_ncols=True) as bar:
+        if n_jobs == 1 and not _dask_active():
+            results: Iterator = (_run_unit(u, str(store.root)) for u in units)
+        else:
+            results = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+                joblib.delayed(_run_unit)(u, str(store.root)) for u in units)
+        for label, touched, seconds in results:
+            done[label] = (touched, seconds)
+            bar.update(1)
+    return done
+
+
+_DASK = {"active": False}
+
+
+def _dask_active() -> bool:
+    return _DASK["active"]
+
+
+@contextlib.contextmanager
+def _backend(scheduler: str | None, *, store: Store, data_dir: Path | None,
+             timeout: float = SCHEDULER_TIMEOUT) -> Iterator[Any]:
+    """Inside: joblib runs on the Dask cluster at ``scheduler`` (or locally when ``None``).
+
+    Raises :class:`ParameterError` with one clear line when the scheduler cannot be reached,
+    has no workers, or its workers run another langlab or cannot see the store.
+    """
+    if scheduler is None:
+        yield None
+        return
+    import joblib
+    try:
+        from dask.distributed import Client
+    except ImportError as exc:  # pragma: no cover - dask is a dependency
+        raise ParameterError(f"--scheduler needs dask.distributed ({exc}); "
+                             "pip install 'dask[distributed]'") from None
+    quiet = [logging.getLogger(n) for n in ("distributed", "distributed.client", "distributed.comm",
+                                            "distributed.core", "tornado", "asyncio")]
+    levels = [lg.level for lg in quiet]
+    for lg in quiet:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        try:
+            client = Client(scheduler, timeout=timeout)
+        except Exception as exc:  # OSError, TimeoutError, ValueError (bad address), ...
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if isinstance(exc, ValueError):
+                raise ParameterError(f"--scheduler {scheduler!r} is not a scheduler address "
+                                     f"({reason}); expected e.g. tcp://10.0.0.5:8786") from None
+            raise ParameterError(
+                f"cannot reach the Dask scheduler at {scheduler!r} within {timeout:g} s ({reason}); "
+                "start one with `dask scheduler` (and workers with `dask worker ADDRESS`), "
+                "or leave out --scheduler to run on this machine") from None
+    finally:
+        for lg, level in zip(quiet, levels):
+            lg.setLevel(level)
+    try:
+        _check_workers(client, scheduler, store=store, data_dir=data_dir, timeout=timeout)
+        _DASK["active"] = True
+        with joblib.parallel_config(backend="dask"):
+            yield client
+    finally:
+        _DASK["active"] = False
+        client.close()
+
+
+def _worker_view(store_root: str, data_dir: str | None) -> dict:
+    """Run on each Dask worker: its langlab version and whether it sees the store and data."""
+    import langlab
+    store = Path(store_root)
+    probe = store / f".worker-check-{os.getpid()}"
+    try:
+        store.mkdir(parents=True, exist_ok=True)
+        probe.write_text("ok")
+        writable = True
+        probe.unlink()
+    except OSError:
+        writable = False
+    return {"version": langlab.__version__, "store": writable,
+            "data": data_dir is None or Path(data_dir).is_dir()}
+
+
+def _check_workers(client: Any, scheduler: str, *, store: Store, data_dir: Path | None,
+                   timeout: float) -> None:
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except Exception:
+        raise ParameterError(f"the Dask scheduler at {scheduler!r} has no workers; start some with "
+                             f"`dask worker {scheduler}` on machines that share the store folder "
+                             f"{store.root}") from None
+    views = client.run(_worker_view, str(store.root), str(data_dir) if data_dir else None)
+    for worker, view in views.items():
+        check(view["version"] == __version__,
+              f"Dask worker {worker} runs langlab {view['version']}, this is {__version__}; "
+              "install the same langlab on every worker")
+        check(view["store"], f"Dask worker {worker} cannot write the store folder {store.root}; "
+              "put the store on a filesystem every worker shares (LANGLAB_HOME or --store)")
+        check(view["data"], f"Dask worker {worker} cannot see the data folder {data_dir}; "
+              "put it on a filesystem every worker shares, at the same path")
+
+
+# --------------------------------------------------------------------------------------------
+# The output folder: run.json guards against mixing two configurations' results
+# --------------------------------------------------------------------------------------------
+def run_info(preset: Preset, *, data_dir: Path | None, seeds: tuple[int, ...] | None,
+             conditions: tuple[str, ...] | None) -> dict:
+    """What ``run.json`` records: preset name, data folder, seeds, conditions and a hash of all
+    stage configs (two runs with equal ``config_hash`` produce equal results files)."""
+    info = {
+        "preset": preset.name,
+        "data": str(data_dir) if data_dir else None,
+        "seeds": list(seeds) if seeds is not None else None,
+        "conditions": list(conditions) if conditions is not None else None,
+    }
+    info["config_hash"] = stable_hash({**info, "stages": preset.stages})
+    info["langlab_version"] = __version__
+    return info
+
+
+def check_out(out: Path, info: dict) -> None:
+    """Refuse an output folder that holds results of another preset or configuration."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"--out {out} is a file, not a folder; use another --out")
+    file = out / RUN_FILE
+    if file.exists():
+        try:
+            old = json.loads(file.read_text())
+        except (OSError, ValueError):
+            raise DataError(f"--out {out} has an unreadable {RUN_FILE}; use another --out or "
+                            "delete it") from None
+        if old.get("config_hash") == info["config_hash"]:
+            return
+        if old.get("preset") != info["preset"]:
+            held = f"results of preset {old.get('preset')!r}"
+        else:
+            fields = [k for k in ("data", "seeds", "conditions") if old.get(k) != info.get(k)]
+            held = (f"results of preset {info['preset']!r} with other "
+                    f"{', '.join(fields) if fields else 'stage settings'}")
+        raise ParameterError(f"--out {out} holds {held} (run.json config {old.get('config_hash')}), "
+                             f"not of this run (preset {info['preset']!r}, config "
+                             f"{info['config_hash']}); use another --out or delete it")
+    if out.is_dir():
+        ours = [p.name for p in out.iterdir() if p.name in (RESULTS_FILE, TIMINGS_FILE)]
+        if ours:
+            raise ParameterError(f"--out {out} holds results without a {RUN_FILE} ({ours[0]}); "
+                                 "use another --out or delete it")
+
+
+# --------------------------------------------------------------------------------------------
+# Calling the stage functions
+# --------------------------------------------------------------------------------------------
+def _call(function: Callable, *args: Any, optional: dict | None = None, **kwargs: Any) -> Any:
+    """``function(*args, **kwargs, **optional)``, dropping ``optional`` keywords it does not take
+    (``n_jobs``, ``progress``) and refusing required ones it does not take (``data_dir``...)."""
+    params = inspect.signature(function).parameters
+    takes_all = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    for name, value in kwargs.items():
+        if value is not None and name not in params and not takes_all:
+            raise ParameterError(f"{function.__module__}.{function.__name__} has no {name!r} "
+                                 f"parameter in this langlab version; run without it")
+    call = {k: v for k, v in kwargs.items() if k in params or takes_all}
+    for name, value in (optional or {}).items():
+        if name in params or takes_all:
+            call[name] = value
+    return function(*args, **call)
+
+
+def _has(module: str, *names: str) -> bool:
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        return False
+    return all(hasattr(mod, n) for n in names)
+
+
+def split_wall_clock(table: Any) -> tuple[Any, Any]:
+    """``(results, timings)``: a result table without its wall-clock columns, and those columns
+    (with the table's key columns) as a separate table."""
+    wall = [c for c in table.columns if WALL_CLOCK.search(str(c))]
+    if not wall:
+        return table, None
+    keys = [c for c in table.columns if c in ("model", "condition", "seed", "state", "role", "locale")]
+    return table.drop(columns=wall), table[keys + wall]
+
+
+@dataclasses.dataclass
+class _Context:
+    preset: Preset
+    data_dir: Path | None
+    seeds: tuple[int, ...] | None
+    conditions: tuple[str, ...] | None
+    store: RecordingStore
+    n_jobs: int
+    progress: bool
+    tables: dict[str, Any] = dataclasses.field(default_factory=dict)
+    timings: dict[str, Any] = dataclasses.field(default_factory=dict)
+    figures: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    seen: set[str] = dataclasses.field(default_factory=set)
+
+
+def _stage_corpus(ctx: _Context, report: StageReport) -> None:
+    from langlab import corpus
+    clips = _call(corpus.prepare, ctx.preset, data_dir=ctx.data_dir, store=ctx.store,
+                  optional={"n_jobs": ctx.n_jobs})
+    report.units = 1
+    ctx.tables["corpus"] = clips.summary()
+    ctx.tables["splits"] = clips.split_counts().rename_axis("role").reset_index()
+    if len(clips.skipped):
+        for reason, n in clips.skipped["reason"].value_counts().sort_index().items():
+            report.skipped.append(f"{n} clip(s): {reason}")
+        ctx.tables["skipped_clips"] = clips.skipped.sort_values(["path"]).reset_index(drop=True)
+    report.notes.append(f"{len(clips.table)} usable clips, {clips.table['client_id'].nunique()} "
+                        f"speakers in {clips.root}")
+
+
+def _pretrain_lowpass(preset: Preset) -> float | None:
+    """The low-pass cut-off of the pre-training features, as the training module defines it."""
+    for owner, name in ((preset.lstm, "lowpass_hz"), (preset.lstm, "pretrain_lowpass_hz")):
+        value = getattr(owner, name, None)
+        if value:
+            return float(value)
+    from langlab import training
+    value = getattr(training, "PRETRAIN_LOWPASS_HZ", None)
+    return float(value) if value else None
+
+
+def _stage_features(ctx: _Context, report: StageReport) -> None:
+    from langlab import features
+    variants = [None]
+    lowpass = _pretrain_lowpass(ctx.preset) if _has("langlab.training") else None
+    if lowpass:
+        variants.append(lowpass)
+    report.units = len(variants)
+    rows = []
+    for lowpass_hz in variants:
+        fs = _call(features.for_preset, ctx.preset, lowpass_hz=lowpass_hz, data_dir=ctx.data_dir,
+                   store=ctx.store)
+        table = fs.table
+        silent = int(table["is_silent"].sum()) if "is_silent" in table else 0
+        rows.append({"lowpass_hz": lowpass_hz, "clips": len(table), "silent": silent,
+                     "skipped": len(fs.skipped), "n_mels": int(fs.S_db.shape[1]),
+                     "n_frames": int(fs.S_db.shape[2])})
+        band = f"low-passed at {lowpass_hz:g} Hz" if lowpass_hz else "full band"
+        if silent:
+            report.skipped.append(f"{silent} silent clip(s) ({band}) left out of training and probes")
+        if len(fs.skipped):
+            for reason, n in fs.skipped["reason"].value_counts().sort_index().items():
+                report.skipped.append(f"{n} clip(s) ({band}): {reason}")
+    import pandas as pd
+    ctx.tables["features"] = pd.DataFrame(rows)
+
+
+def _units(function: str, ctx: _Context, conditions: Sequence[str], seeds: Sequence[int]) -> list[Unit]:
+    extra = (("data_dir", ctx.data_dir),) if ctx.data_dir else ()
+    return [Unit(f"{c}/seed {s}", function,
+                 (("preset", ctx.preset), ("condition", c), ("seed", int(s))) + extra)
+            for c in conditions for s in seeds]
+
+
+def _conditions_and_seeds(ctx: _Context, config: Any) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    conditions = ctx.conditions or tuple(config.conditions)
+    if ctx.seeds is not None:
+        seeds = ctx.seeds
+    elif hasattr(config, "seeds"):
+        seeds = tuple(int(s) for s in config.seeds)
+    else:
+        seeds = tuple(range(int(getattr(config, "n_seeds"))))
+    return conditions, seeds
+
+
+def _stage_lstm(ctx: _Context, report: StageReport) -> None:
+    from langlab import training
+    conditions, seeds = _conditions_and_seeds(ctx, ctx.preset.lstm)
+    units = _units("langlab.training.load_lstm", ctx, conditions, seeds)
+    _fan_out_into(report, ctx, units, desc="LSTM trainings")
+    table = _call(training.lstm_experiment, ctx.preset, seeds=list(seeds), conditions=list(conditions),
+                  data_dir=ctx.data_dir, store=ctx.store, optional={"n_jobs": 1})
+    _censored_note(report, table)
+    ctx.tables["lstm_training"] = table
+
+
+def _stage_lstm_probes(ctx: _Context, report: StageReport) -> None:
+    from langlab import probing
+    report.units = 1
+    ctx.tables["lstm_probes"] = _call(
+        probing.lstm_probe_experiment, ctx.preset, data_dir=ctx.data_dir, store=ctx.store,
+        optional={"n_jobs": ctx.n_jobs, "seeds": ctx.seeds, "conditions": ctx.conditions})
+
+
+def _stage_autoencoder(ctx: _Context, report: StageReport) -> None:
+    from langlab import autoencoder
+    if hasattr(autoencoder, "load_autoencoder"):
+        conditions, seeds = _conditions_and_seeds(ctx, ctx.preset.autoencoder)
+        units = _units("langlab.autoencoder.load_autoencoder", ctx, conditions, seeds)
+        _fan_out_into(report, ctx, units, desc="autoencoder trainings")
+        n_jobs = 1
+    else:
+        report.units, n_jobs = 1, ctx.n_jobs
+    table = _call(autoencoder.ae_experiment, ctx.preset, data_dir=ctx.data_dir, store=ctx.store,
+                  optional={"n_jobs": n_jobs, "seeds": ctx.seeds, "conditions": ctx.conditions})
+    _censored_note(report, table)
+    ctx.tables["ae_training"] = table
+
+
+def _stage_ae_probes(ctx: _Context, report: StageReport) -> None:
+    from langlab import autoencoder
+    report.units = 1
+    ctx.tables["ae_probes"] = _call(
+        autoencoder.ae_probe_experiment, ctx.preset, data_dir=ctx.data_dir, store=ctx.store,
+        optional={"n_jobs": ctx.n_jobs, "seeds": ctx.seeds, "conditions": ctx.conditions})
+
+
+def _censored_note(report: StageReport, table: Any) -> None:
+    if table is not None and "censored" in getattr(table, "columns", ()):
+        n = int(table["censored"].astype(bool).sum())
+        if n:
+            report.notes.append(f"{n} of {len(table)} run(s) did not reach the loss threshold "
+                                "(censored at the step limit)")
+
+
+def _fan_out_into(report: StageReport, ctx: _Context, units: list[Unit], *, desc: str) -> None:
+    report.units = len(units)
+    done = _fan_out(units, store=ctx.store, n_jobs=ctx.n_jobs, desc=f"{report.label} {desc}",
+                    progress=ctx.progress)
+    unit_seconds = {}
+    for label, (touched, seconds) in done.items():
+        fresh = [k for k, existed in touched.items() if not existed]
+        if fresh:
+            report.ran += 1
+        else:
+            report.reused += 1
+        for key, existed in touched.items():
+            ctx.store.touched.setdefault(key, existed)
+        unit_seconds[label] = round(seconds, 3)
+    ctx.timings.setdefault("units", {})[report.name] = unit_seconds
+
+
+#: The stages in order: (name, function, functions it calls, whether it fans out units itself).
+STAGES: tuple[tuple[str, Callable[[_Context, StageReport], None], tuple[str, ...], bool], ...] = (
+    ("corpus", _stage_corpus, ("langlab.corpus.prepare",), False),
+    ("features", _stage_features, ("langlab.features.for_preset",), False),
+    ("lstm", _stage_lstm, ("langlab.training.load_lstm", "langlab.training.lstm_experiment"), True),
+    ("lstm probes", _stage_lstm_probes, ("langlab.probing.lstm_probe_experiment",), False),
+    ("autoencoder", _stage_autoencoder, ("langlab.autoencoder.ae_experiment",
+                                          "langlab.training.pretrain_spectrograms",
+                                          "langlab.features.for_preset"), True),
+    ("autoencoder probes", _stage_ae_probes, ("langlab.autoencoder.ae_probe_experiment",
+                                              "langlab.probing.probe_table"), False),
+)
+
+
+def _run_stage(ctx: _Context, name: str, function: Callable, modules: Sequence[str], *,
+               label: str, fans_out: bool) -> StageReport:
+    from tqdm.auto import tqdm
+
+    report = StageReport(name, label=label)
+    missing = [m for m in modules if not _has(*m.rsplit(".", 1))]
+    if missing:
+        report.status = "skipped"
+        report.skipped.append(f"stage not available in this langlab version ({', '.join(missing)} missing)")
+        return report
+    before = ctx.store.complete()
+    ctx.store.touched.clear()
+    started = time.perf_counter()
+    if fans_out:
+        function(ctx, report)
+    else:
+        with tqdm(total=1, desc=label, unit="stage", file=sys.stderr, disable=not ctx.progress,
+                  dynamic_ncols=True) as bar:
+            function(ctx, report)
+            bar.update(1)
+    report.seconds = round(time.perf_counter() - started, 3)
+    after = ctx.store.complete()
+    computed = (after - before) - ctx.seen
+    reused = {k for k, existed in ctx.store.touched.items() if existed and k in before} - ctx.seen
+    report.entries_computed, report.entries_reused = len(computed), len(reused)
+    ctx.seen |= computed | reused
+    if not report.ran and not report.reused:  # a stage run as one unit
+        if computed:
+            report.ran = report.units
+        else:
+            report.reused = report.units
+    report.status = "done"
+    return report
+
+
+# --------------------------------------------------------------------------------------------
+# Results files
+# --------------------------------------------------------------------------------------------
+def _records(table: Any) -> list[dict]:
+    return json.loads(table.to_json(orient="records", double_precision=15))
+
+
+def _figures(tables: dict[str, Any]) -> dict[str, bytes]:
+    """The main figures as PNG bytes (one per key result), drawn from the results tables."""
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    figures = {}
+
+    def save(name: str, fig) -> None:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=120, bbox_inches="tight", metadata={"Software": None})
+        plt.close(fig)
+        figures[name] = buf.getvalue()
+
+    lstm = tables.get("lstm_training")
+    if lstm is not None and len(lstm) and "condition" in lstm:
+        metric = next((c for c in ("steps_to_threshold", "epochs_to_threshold", "steps")
+                       if c in lstm), None)
+        if metric:
+            fig, ax = plt.subplots(figsize=(5, 3.2))
+            order = list(dict.fromkeys(lstm["condition"]))
+            for i, cond in enumerate(order):
+                y = lstm.loc[lstm["condition"] == cond, metric].astype(float)
+                ax.plot([i] * len(y), y, "o", alpha=0.6, color="C0")
+                ax.plot([i - 0.25, i + 0.25], [y.mean()] * 2, "-", color="k")
+            ax.set_xticks(range(len(order)), order)
+            ax.set_xlabel("pre-training condition")
+            ax.set_ylabel(metric.replace("_", " "))
+            ax.set_title("LSTM: training on Spanish until the loss threshold")
+            save("lstm_steps_to_threshold", fig)
+    for name, title in (("lstm_probes", "LSTM states"), ("ae_probes", "autoencoder latent")):
+        probes = tables.get(name)
+        if probes is None or not len(probes) or "condition" not in probes:
+            continue
+        metric = next((c for c in ("balanced_accuracy", "accuracy", "score") if c in probes), None)
+        if not metric:
+            continue
+        hue = next((c for c in ("state", "representation", "features") if c in probes), None)
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+        order = list(dict.fromkeys(probes["condition"]))
+        groups = list(dict.fromkeys(probes[hue])) if hue else [None]
+        width = 0.8 / len(groups)
+        for j, group in enumerate(groups):
+            sel = probes if group is None else probes[probes[hue] == group]
+            means = [sel.loc[sel["condition"] == c, metric].astype(float).mean() for c in order]
+            ax.bar([i + (j - (len(groups) - 1) / 2) * width for i in range(len(order))], means,
+                   width=width, label=str(group) if group is not None else None)
+        ax.set_xticks(range(len(order)), order)
+        ax.set_xlabel("pre-training condition")
+        ax.set_ylabel(metric.replace("_", " "))
+        ax.set_ylim(0, 1)
+        ax.set_title(f"Probe: Spanish vs not, from the {title}")
+        if hue:
+            ax.legend(fontsize="small")
+        save(f"{name}_accuracy", fig)
+    return figures
+
+
+def write_results(out: Path, ctx: _Context, info: dict, *, timings: dict) -> list[str]:
+    """Write every table as CSV, all tables in ``results.json``, the figures as PNG, the
+    wall-clock values in ``timings.json`` and finally ``run.json``; each file atomically."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    results = {"run": {k: v for k, v in info.items()}, "tables": {}}
+    for name, table in ctx.tables.items():
+        if table is None:
+            continue
+        table, wall = split_wall_clock(table)
+        if wall is not None:
+            timings.setdefault("tables", {})[name] = _records(wall)
+        atomic_write_bytes(out / f"{name}.csv", table.to_csv(index=False).encode())
+        written.append(f"{name}.csv")
+        results["tables"][name] = _records(table)
+    atomic_write_json(out / RESULTS_FILE, results)
+    written.append(RESULTS_FILE)
+    for name, png in _figures({n: split_wall_clock(t)[0] for n, t in ctx.tables.items()
+                               if t is not None}).items():
+        atomic_write_bytes(out / f"{name}.png", png)
+        written.append(f"{name}.png")
+    atomic_write_json(out / TIMINGS_FILE, timings)
+    written.append(TIMINGS_FILE)
+    atomic_write_json(out / RUN_FILE, {**info, "complete": True, "files": sorted(written)})
+    written.append(RUN_FILE)
+    return written
+
+
+# --------------------------------------------------------------------------------------------
+# The experiment
+# --------------------------------------------------------------------------------------------
+def default_out(preset: str) -> Path:
+    """Default output folder: ``langlab-results/<preset>`` in the current folder."""
+    return Path("langlab-results") / preset
+
+
+def resolve(preset: str, *, data_dir: str | os.PathLike | None = None, seeds: int | None = None,
+            conditions: Sequence[str] | None = None) -> tuple[Preset, Path | None,
+                                                             tuple[int, ...] | None,
+                                                             tuple[str, ...] | None]:
+    """Check the run's parameters and return ``(preset, data_dir, seeds, conditions)``.
+
+    Raises :class:`ParameterError` naming the bad value (unknown preset, ``seeds < 1``, unknown
+    condition, a data folder that does not exist).
+    """
+    check(isinstance(preset, str) and preset in PRESET_NAMES,
+          f"unknown preset {preset!r}; expected one of {', '.join(PRESET_NAMES)}")
+    config = get_preset(preset)
+    seed_tuple = None
+    if seeds is not None:
+        check(isinstance(seeds, int) and not isinstance(seeds, bool) and seeds >= 1,
+              f"--seeds must be a whole number >= 1, got {seeds!r}")
+        seed_tuple = tuple(range(seeds))
+    cond_tuple = None
+    if conditions is not None:
+        cond_tuple = tuple(dict.fromkeys(conditions))
+        check(len(cond_tuple) > 0, "--conditions needs at least one condition")
+        if _has("langlab.training", "CONDITIONS"):
+            from langlab.training import CONDITIONS
+            bad = [c for c in cond_tuple if c not in CONDITIONS]
+            check(not bad, f"unknown condition(s) {', '.join(map(repr, bad))}; expected some of "
+                  f"{', '.join(CONDITIONS)}")
+    data = None
+    if data_dir is not None:
+        data = Path(data_dir).expanduser().resolve()
+        check(data.is_dir(), f"--data {data_dir} is not a folder; give the folder of a Common Voice "
+              "download (with <locale>/validated.tsv and <locale>/clips/)", DataError)
+        if _has("langlab.corpus", "find_locales"):  # the corpus reader's own checks, early
+            from langlab.corpus import find_locales
+            find_locales(data, tsv=config.corpus.tsv, locales=config.corpus.locales)
+    return config, data, seed_tuple, cond_tuple
+
+
+def run_experiment(preset: str = "smoke", *, data_dir: str | os.PathLike | None = None,
+                   out: str | os.PathLike | None = None, seeds: int | None = None,
+                   conditions: Sequence[str] | None = None, scheduler: str | None = None,
+                   n_jobs: int | None = None, store: Store | str | os.PathLike | None = None,
+                   progress: bool = True, scheduler_timeout: float = SCHEDULER_TIMEOUT) -> RunSummary:
+    """Run the whole experiment of the book and write its results into ``out``.
+
+    Parameters
+    ----------
+    preset : {"smoke", "book", "paper"}
+        Stage configurations (:mod:`langlab.presets`).
+    data_dir : path, optional
+        A Common Voice download (``<locale>/validated.tsv``, ``<locale>/clips/``); without it the
+        embedded synthetic corpus of the preset is generated and used (Chapter 1).
+    out : path, optional
+        Output folder (default ``langlab-results/<preset>``). It keeps a ``run.json`` naming the
+        preset and configuration; a folder holding another configuration's results is refused.
+    seeds : int, optional
+        Number of seeds (``0 .. seeds-1``) per condition; default: the preset's.
+    conditions : sequence of str, optional
+        Pre-training conditions (a subset of :data:`langlab.training.CONDITIONS`); default: all.
+    scheduler : str, optional
+        Address of a ``dask.distributed`` scheduler (``tcp://host:8786``): the independent units
+        run on its workers through joblib's Dask backend. Workers must share the store folder.
+    n_jobs : int, optional
+        Parallel units: local joblib workers (``-1``: one a core); default 2 locally and every
+        worker of the cluster with ``scheduler``.
+    store : Store or path, optional
+        The artifact store (default ``$LANGLAB_HOME/store``), shared with the book.
+    progress : bool
+        Show a tqdm bar per stage on stderr.
+
+    Returns
+    -------
+    RunSummary
+        What ran, what was reused from the store, what was skipped and why, seconds per stage.
+    """
+    started = time.perf_counter()
+    config, data, seed_tuple, cond_tuple = resolve(preset, data_dir=data_dir, seeds=seeds,
+                                                   conditions=conditions)
+    if n_jobs is None:
+        n_jobs = -1 if scheduler else 2
+    check(isinstance(n_jobs, int) and (n_jobs >= 1 or n_jobs == -1),
+          f"--n-jobs must be a whole number >= 1 (or -1 for all cores), got {n_jobs!r}")
+    out_dir = Path(out) if out is not None else default_out(preset)
+    info = run_info(config, data_dir=data, seeds=seed_tuple, conditions=cond_tuple)
+    check_out(out_dir, info)
+    root = store.root if isinstance(store, Store) else store
+    recording = RecordingStore(root)
+    reports: list[StageReport] = []
+    ctx = _Context(config, data, seed_tuple, cond_tuple, recording,
+                   n_jobs=n_jobs, progress=progress)
+    with _backend(scheduler, store=recording, data_dir=data, timeout=scheduler_timeout):
+        for i, (name, function, modules, fans_out) in enumerate(STAGES, 1):
+            reports.append(_run_stage(ctx, name, function, modules, label=f"[{i}/{len(STAGES)}] {name}",
+                                      fans_out=fans_out))
+            if name == "corpus" and reports[-1].status == "done":
+                out_dir.mkdir(parents=True, exist_ok=True)
+                # Claim the folder as soon as the data is known to be good.
+                atomic_write_json(out_dir / RUN_FILE, {**info, "complete": False})
+    seconds = time.perf_counter() - started
+    timings = {"seconds": round(seconds, 3), "n_jobs": ctx.n_jobs, "scheduler": scheduler,
+               "stages": [r.as_dict() for r in reports], **ctx.timings}
+    files = write_results(out_dir, ctx, info, timings=timings)
+    return RunSummary(preset, out_dir, reports, sorted(files), seconds, ctx.n_jobs, scheduler)
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
+def _one_line_errors(parser: argparse.ArgumentParser, prog: str) -> None:
+    """Make argparse's usage errors one line on stderr (exit 2), like every langlab error."""
+    def error(message: str):
+        print(f"{prog}: error: {message} (see `{prog} --help`)", file=sys.stderr)
+        sys.exit(2)
+    parser.error = error  # type: ignore[method-assign]
+
+
+def _cli_run(args: argparse.Namespace) -> int:
+    summary = run_experiment(args.preset, data_dir=args.data, out=args.out, seeds=args.seeds,
+                             conditions=args.conditions, scheduler=args.scheduler,
+                             n_jobs=args.n_jobs, store=args.store,
+                             progress=not args.quiet, scheduler_timeout=args.scheduler_timeout)
+    print(summary.text())
+    return 0
+
+
+def add_cli(subparsers: Any) -> None:
+    """Add ``langlab run`` to the ``langlab`` command (see :mod:`langlab.cli`)."""
+    p = subparsers.add_parser(
+        "run", help="run the whole experiment (corpus to probes) and write results tables and figures",
+        description="Run the whole experiment of the book: corpus and splits, features, every "
+                    "(model, condition, seed) training, probes; write results tables (CSV, JSON) and "
+                    "figures (PNG) to --out. Resumable: run it again after an interruption and it "
+                    "continues from the store.")
+    p.add_argument("--preset", default="book", metavar="NAME",
+                   help=f"one of {', '.join(PRESET_NAMES)} (default: book)")
+    p.add_argument("--data", metavar="CV_DIR", default=None,
+                   help="a Common Voice download (default: the embedded synthetic corpus)")
+    p.add_argument("--out", metavar="DIR", default=None,
+                   help="output folder (default: langlab-results/<preset>)")
+    p.add_argument("--seeds", metavar="N", type=int, default=None,
+                   help="seeds 0..N-1 per condition (default: the preset's)")
+    p.add_argument("--conditions", metavar="COND", nargs="+", default=None,
+                   help="pre-training conditions to run (default: all: none es it ja noise)")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="dask.distributed scheduler, e.g. tcp://10.0.0.5:8786 (workers must share "
+                        "the store folder)")
+    p.add_argument("--scheduler-timeout", metavar="SECONDS", type=float, default=SCHEDULER_TIMEOUT,
+                   help=f"seconds to wait for the scheduler (default: {SCHEDULER_TIMEOUT:g})")
+    p.add_argument("--n-jobs", metavar="N", type=int, default=None,
+                   help="units run in parallel (default: 2 local worker processes; with "
+                        "--scheduler, all workers; -1: one a core)")
+    p.add_argument("--store", metavar="DIR", default=None,
+                   help="artifact store folder (default: $LANGLAB_HOME/store, shared with the book)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    _one_line_errors(p, "langlab run")
+    p.set_defaults(func=_cli_run)

@@ -1,0 +1,271 @@
+"""``langlab run``: bad invocations, the output-folder guard, reuse bookkeeping, a whole smoke run,
+kill -9 and resume, and a two-worker Dask cluster giving the same results as the local run."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from langlab import experiment as ex
+from langlab.errors import DataError, ParameterError
+from langlab.store import Store, atomic_write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def langlab_run(*args: str, home: Path, timeout: float = 1800, **popen) -> subprocess.CompletedProcess:
+    """``langlab run ARGS`` in a subprocess with its own LANGLAB_HOME."""
+    env = {**os.environ, "LANGLAB_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run([sys.executable, "-m", "langlab.cli", "run", *args], env=env,
+                          capture_output=True, text=True, timeout=timeout, **popen)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def results_content(out: Path) -> dict:
+    """Every results table (CSV and JSON) of an output folder, for comparing two runs."""
+    found = {p.name: p.read_text() for p in sorted(out.glob("*.csv"))}
+    found[ex.RESULTS_FILE] = json.loads((out / ex.RESULTS_FILE).read_text())
+    return found
+
+
+# --- bad invocations: one line on stderr, exit code 2, no traceback ---------------------------
+def _not_common_voice(tmp_path: Path) -> list[str]:
+    folder = tmp_path / "not-cv"
+    (folder / "es").mkdir(parents=True)
+    (folder / "es" / "notes.txt").write_text("no validated.tsv here")
+    return ["--data", str(folder)]
+
+
+def _other_preset_out(tmp_path: Path) -> list[str]:
+    out = tmp_path / "out"
+    atomic_write_json(out / ex.RUN_FILE, {"preset": "book", "config_hash": "0123456789abcdef"})
+    return ["--out", str(out)]
+
+
+BAD = {
+    "unknown preset": (lambda tmp: ["--preset", "nope"], r"unknown preset 'nope'; expected one of"),
+    "data is not a folder": (lambda tmp: ["--data", str(tmp / "missing")], r"--data .* is not a folder"),
+    "data is not Common Voice": (_not_common_voice, r"validated\.tsv|Common Voice"),
+    "unreachable scheduler": (lambda tmp: ["--scheduler", f"tcp://127.0.0.1:{free_port()}",
+                                           "--scheduler-timeout", "1"],
+                              r"cannot reach the Dask scheduler at .*dask scheduler"),
+    "bad scheduler address": (lambda tmp: ["--scheduler", "nonsense"], r"not a scheduler address"),
+    "out holds another preset": (_other_preset_out,
+                                 r"holds results of preset 'book'.*use another --out or delete it"),
+    "seeds not a number": (lambda tmp: ["--seeds", "two"], r"--seeds: invalid int value"),
+    "zero seeds": (lambda tmp: ["--seeds", "0"], r"--seeds must be a whole number >= 1"),
+    "zero jobs": (lambda tmp: ["--n-jobs", "0"], r"--n-jobs must be"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_invocation_is_one_clear_line(case, tmp_path):
+    make_args, pattern = BAD[case]
+    if case == "data is not Common Voice":
+        pytest.importorskip("langlab.corpus")
+    args = ["--preset", "smoke", "--out", str(tmp_path / "results"), *make_args(tmp_path)]
+    done = langlab_run(*args, home=tmp_path / "home", timeout=120)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert lines[0].startswith("langlab run: error: ")
+    assert re.search(pattern, lines[0]), lines[0]
+    assert done.stdout == ""
+
+
+def test_unknown_condition_is_refused():
+    pytest.importorskip("langlab.training")
+    with pytest.raises(ParameterError, match=r"unknown condition\(s\) 'latin'"):
+        ex.resolve("smoke", conditions=["es", "latin"])
+
+
+# --- the output folder guard --------------------------------------------------------------------
+def test_out_folder_accepts_same_config_and_refuses_others(tmp_path):
+    preset = ex.get_preset("smoke")
+    info = ex.run_info(preset, data_dir=None, seeds=(0, 1), conditions=None)
+    out = tmp_path / "out"
+    ex.check_out(out, info)  # a new folder is fine
+    atomic_write_json(out / ex.RUN_FILE, info)
+    ex.check_out(out, info)  # the same configuration again: resume / overwrite
+    other_seeds = ex.run_info(preset, data_dir=None, seeds=(0, 1, 2), conditions=None)
+    with pytest.raises(ParameterError, match=r"preset 'smoke' with other seeds.*delete it"):
+        ex.check_out(out, other_seeds)
+    book = ex.run_info(ex.get_preset("book"), data_dir=None, seeds=None, conditions=None)
+    with pytest.raises(ParameterError, match=r"holds results of preset 'smoke'"):
+        ex.check_out(out, book)
+    (out / ex.RUN_FILE).write_text("{not json")
+    with pytest.raises(DataError, match="unreadable run.json"):
+        ex.check_out(out, info)
+
+
+def test_out_folder_with_foreign_results_or_a_file_is_refused(tmp_path):
+    info = ex.run_info(ex.get_preset("smoke"), data_dir=None, seeds=None, conditions=None)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ParameterError, match="is a file"):
+        ex.check_out(tmp_path / "file", info)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / ex.RESULTS_FILE).write_text("{}")
+    with pytest.raises(ParameterError, match="without a run.json"):
+        ex.check_out(tmp_path / "out", info)
+
+
+def test_config_hash_is_stable_and_sensitive():
+    preset = ex.get_preset("smoke")
+    a = ex.run_info(preset, data_dir=None, seeds=None, conditions=None)
+    assert a == ex.run_info(ex.get_preset("smoke"), data_dir=None, seeds=None, conditions=None)
+    for change in ({"seeds": (0,)}, {"conditions": ("es",)}, {"data_dir": Path("/cv")}):
+        kwargs = {"data_dir": None, "seeds": None, "conditions": None, **change}
+        assert ex.run_info(preset, **kwargs)["config_hash"] != a["config_hash"]
+
+
+# --- bookkeeping: wall-clock columns, reuse counting, joblib fan-out ----------------------------
+def test_wall_clock_columns_go_to_timings():
+    table = pd.DataFrame({"condition": ["none", "es"], "seed": [0, 0], "steps_to_threshold": [40, 30],
+                          "seconds_to_threshold": [12.5, 9.1], "train_seconds": [20.0, 19.0]})
+    results, wall = ex.split_wall_clock(table)
+    assert list(results.columns) == ["condition", "seed", "steps_to_threshold"]
+    assert list(wall.columns) == ["condition", "seed", "seconds_to_threshold", "train_seconds"]
+    same, none = ex.split_wall_clock(results)
+    assert none is None and same is results
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyConfig:
+    value: int
+
+
+def toy_unit(*, value: int, store) -> None:
+    """A unit as the stage functions write them: compute a store entry unless it exists."""
+    entry = store.entry("toy", config=ToyConfig(value))
+    if not entry.exists():
+        entry.write(lambda folder: {"value": value})
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_fan_out_reports_computed_then_reused(n_jobs, tmp_path):
+    store = ex.RecordingStore(tmp_path / "store")
+    units = [ex.Unit(f"v{v}", f"{__name__}.toy_unit", (("value", v),)) for v in range(3)]
+    first = ex._fan_out(units, store=store, n_jobs=n_jobs, desc="toy", progress=False)
+    assert sorted(first) == ["v0", "v1", "v2"]
+    assert all(not existed for touched, _ in first.values() for existed in touched.values())
+    assert len(store.complete()) == 3
+    again = ex._fan_out(units, store=store, n_jobs=n_jobs, desc="toy", progress=False)
+    assert all(existed for touched, _ in again.values() for existed in touched.values())
+
+
+def test_recording_store_pickles_as_a_plain_store(tmp_path):
+    import pickle
+    store = ex.RecordingStore(tmp_path)
+    store.entry("toy", config=ToyConfig(1))
+    clone = pickle.loads(pickle.dumps(store))
+    assert type(clone) is Store and clone.root == store.root
+    assert list(store.touched.values()) == [False]
+
+
+# --- whole runs (slow): resume after kill -9, a Dask cluster, a re-run that reuses everything ---
+SMOKE = ["--preset", "smoke", "--n-jobs", "2"]
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    """One uninterrupted smoke run: its home, output folder and stdout."""
+    pytest.importorskip("langlab.training")
+    base = tmp_path_factory.mktemp("reference")
+    out = base / "out"
+    done = langlab_run(*SMOKE, "--out", str(out), home=base / "home")
+    assert done.returncode == 0, done.stderr[-3000:]
+    return base / "home", out, done.stdout
+
+
+@pytest.mark.slow
+def test_smoke_run_writes_results_and_rerun_reuses_everything(reference_run):
+    home, out, stdout = reference_run
+    run = json.loads((out / ex.RUN_FILE).read_text())
+    assert run["preset"] == "smoke" and run["complete"]
+    for name in run["files"]:
+        assert (out / name).is_file(), name
+    assert (out / "lstm_training.csv").is_file() and (out / "lstm_probes.csv").is_file()
+    assert list(out.glob("*.png")), "no figures written"
+    results = json.loads((out / ex.RESULTS_FILE).read_text())
+    for records in results["tables"].values():
+        for row in records:
+            assert not any(ex.WALL_CLOCK.search(column) for column in row), row
+    timings = json.loads((out / ex.TIMINGS_FILE).read_text())
+    assert timings["seconds"] > 0 and len(timings["stages"]) == len(ex.STAGES)
+    assert "finished in" in stdout
+    before = results_content(out)
+    again = langlab_run(*SMOKE, "--out", str(out), home=home)
+    assert again.returncode == 0, again.stderr[-3000:]
+    stages = json.loads((out / ex.TIMINGS_FILE).read_text())["stages"]
+    assert sum(s["entries_computed"] for s in stages) == 0, stages
+    assert sum(s["ran"] for s in stages) == 0, stages
+    assert results_content(out) == before
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_redoes_nothing_and_matches(reference_run, tmp_path):
+    _, reference_out, _ = reference_run
+    home, out = tmp_path / "home", tmp_path / "out"
+    env = {**os.environ, "LANGLAB_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.Popen([sys.executable, "-m", "langlab.cli", "run", *SMOKE, "--out", str(out)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    store = Store(home / "store")
+    deadline = time.time() + 1200
+    try:
+        # Wait until at least one training (a model entry) is finished, then kill everything.
+        while time.time() < deadline and proc.poll() is None:
+            trained = [e for e in store.entries() if e.stage.startswith(("lstm", "model", "train"))]
+            if trained:
+                break
+            time.sleep(0.5)
+        assert proc.poll() is None, "the run finished before it could be killed; smoke is too small"
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finished_before = {f"{e.stage}/{e.key}" for e in store.entries()}
+    assert finished_before
+    assert not (out / ex.RESULTS_FILE).exists()
+    resumed = langlab_run(*SMOKE, "--out", str(out), home=home)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    timings = json.loads((out / ex.TIMINGS_FILE).read_text())
+    reused = sum(s["entries_reused"] for s in timings["stages"])
+    # Every entry finished before the kill is reused, none is computed again.
+    assert reused >= len(finished_before), (reused, finished_before)
+    recomputed = {f"{e.stage}/{e.key}" for e in store.entries()} - finished_before
+    assert sum(s["entries_computed"] for s in timings["stages"]) == len(recomputed)
+    assert results_content(out) == results_content(reference_out)
+
+
+@pytest.mark.slow
+def test_dask_cluster_gives_the_same_results(reference_run, tmp_path, tmp_home):
+    distributed = pytest.importorskip("dask.distributed")
+    _, reference_out, _ = reference_run
+    # Workers inherit LANGLAB_HOME from this process (tmp_home): they never see the project store.
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        done = langlab_run(*SMOKE[:2], "--scheduler", cluster.scheduler_address,
+                           "--out", str(tmp_path / "out"), home=tmp_home)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"on Dask cluster {cluster.scheduler_address}" in done.stdout
+    timings = json.loads((tmp_path / "out" / ex.TIMINGS_FILE).read_text())
+    assert timings["scheduler"] == cluster.scheduler_address
+    assert results_content(tmp_path / "out") == results_content(reference_out)
