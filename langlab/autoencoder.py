@@ -333,7 +333,8 @@ def train_autoencoder(S_train, S_val, *, config: AutoencoderConfig, seed: int, S
     S_val = _check_S(S_val, "S_val", shape=shape)
     if S_pretrain is not None:
         S_pretrain = _check_S(S_pretrain, "S_pretrain", shape=shape)
-    model = build_for(config, n_mels=shape[0], n_frames=shape[1], seed=seed)
+    fresh = build_for(config, n_mels=shape[0], n_frames=shape[1], seed=seed)
+    model = _reusable_model(fresh, config, shape)
     verbose = 2 if progress else 0
     val = _batches(S_val, config.batch_size)
     rows: list[dict] = []
@@ -355,7 +356,42 @@ def train_autoencoder(S_train, S_val, *, config: AutoencoderConfig, seed: int, S
         steps += len(data)
         rows.append({"phase": "train", "epoch": i + 1, "step": steps, "loss": float(loss),
                      "val_loss": float(val_loss)})
-    return model, pd.DataFrame(rows)
+    trained = build_for(config, n_mels=shape[0], n_frames=shape[1])  # the caller's own copy
+    trained.set_weights(model.get_weights())
+    return trained, pd.DataFrame(rows)
+
+
+#: The model of the previous run in this process, whose traced training graph the next run of
+#: the same architecture reuses (see :func:`_reusable_model`). At most one entry.
+_REUSABLE: dict[tuple, Any] = {}
+
+
+def _reusable_model(fresh, config: AutoencoderConfig, shape: tuple[int, int]):
+    """A compiled model with the weights of ``fresh`` whose training step is already traced.
+
+    TensorFlow traces a new model's training step into a graph before its first batch, which
+    costs seconds, as much as a short run's training itself. A process that trains several
+    runs of one architecture (a joblib worker) therefore keeps the previous run's model and
+    resets it: the seeded initial weights of ``fresh`` (batch-norm statistics included) and a
+    zeroed Adam state. The result equals training ``fresh`` itself (a test checks it); the
+    caller gets a copy of the trained weights in a model of its own.
+    """
+    key = (config.filters, config.kernel_size, config.latent_dim, config.learning_rate, shape)
+    model = _REUSABLE.get(key)
+    if model is None:
+        _REUSABLE.clear()
+        _REUSABLE[key] = fresh
+        return fresh
+    model.set_weights(fresh.get_weights())
+    optimizer = model.optimizer
+    for variable in optimizer.variables:
+        if variable is optimizer.iterations:
+            variable.assign(0)
+        elif variable is getattr(optimizer, "_learning_rate", None):
+            variable.assign(config.learning_rate)
+        else:
+            variable.assign(np.zeros(variable.shape, dtype=variable.dtype))
+    return model
 
 
 def _batches(S: np.ndarray, batch_size: int, *, seed: int | None = None):
@@ -667,3 +703,102 @@ def ae_latents(preset, *, condition: str, seed: int, store=None, data_dir=None) 
     (``path``, ``locale``, ``client_id``)."""
     entry = _stored_entry(preset, condition, seed, store=store, data_dir=data_dir)
     return np.load(entry.path / "latents.npy"), pd.read_csv(entry.path / "probe_clips.csv")
+
+
+# --------------------------------------------------------------------------------------------
+# Probing the latents with the probing module's procedure
+# --------------------------------------------------------------------------------------------
+#: ``condition`` of the baseline rows of :func:`ae_probe_experiment`.
+UNTRAINED = "untrained"
+INPUT = "input"
+
+
+def probe_clips(preset, *, store=None, data_dir=None):
+    """The probe clips (role ``probe``, silent clips excluded) as a FeatureSet, and the row
+    positions that :func:`langlab.probing.balance_locales` keeps (equal counts per language,
+    seeded with the probing config's seed) when ``preset.probing.balance`` is set."""
+    from langlab import features, probing
+    preset = _preset(preset)
+    fs = features.for_preset(preset, data_dir=data_dir, store=default_store(store)).where(role="probe")
+    table = fs.table.reset_index(drop=True)
+    keep = (probing.balance_locales(table, seed=preset.probing.seed) if preset.probing.balance
+            else np.arange(len(table)))
+    return fs, keep
+
+
+def input_representations(S) -> dict[str, np.ndarray]:
+    """No-network baselines of a probe: the whole scaled spectrogram, flattened
+    (``"spectrogram"``, what the autoencoder sees), and per-band mean and standard deviation
+    over time (``"mel_stats"``, :func:`langlab.probing.mel_stats`)."""
+    from langlab import probing
+    S = np.asarray(S, dtype=np.float32)
+    return {"spectrogram": S.reshape(len(S), -1), "mel_stats": probing.mel_stats(S)}
+
+
+def ae_probe_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=None,
+                        data_dir=None) -> pd.DataFrame:
+    """Probe the autoencoder's latent code for language, beside its baselines (Chapter 5).
+
+    Every probe is :func:`langlab.probing.probe_table`, unchanged, with the preset's probing
+    config: speaker-grouped cross-validation, linear SVC, control task, majority class,
+    shared-speaker splits and the original's RBF ``SVC()``, on the binary (Spanish vs rest)
+    and 3-way tasks; a seed's splits and permutations use ``preset.probing.seed + seed``.
+
+    Rows (column ``condition``, ``representation``):
+
+    - each pre-training condition, ``"latent"``: the trained encoder's code of the probe clips;
+    - ``"untrained"``, ``"latent"``: the same architecture with its seeded random initial
+      weights, never trained;
+    - ``"input"``, ``"spectrogram"`` and ``"mel_stats"``: no network at all (see
+      :func:`input_representations`), probed with each seed's splits.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``condition``, ``seed``, then the columns of :func:`langlab.probing.probe_table`.
+        Cached in the store, keyed by the trained runs and both configs.
+    """
+    from langlab import probing
+    preset = _preset(preset)
+    config = preset.autoencoder
+    seeds, conditions = _seeds_conditions(config, seeds, conditions)
+    store = default_store(store)
+    runs = ae_experiment(preset, seeds=seeds, conditions=conditions, store=store, n_jobs=n_jobs,
+                         data_dir=data_dir)
+    fs, keep = probe_clips(preset, store=store, data_dir=data_dir)
+    entry = store.entry("autoencoder-probes",
+                        config={"autoencoder": config, "probing": preset.probing,
+                                "seeds": list(seeds), "conditions": list(conditions)},
+                        inputs=[fs.key, *runs["key"]], code=["langlab.autoencoder", "langlab.probing"])
+    if entry.exists():
+        return pd.read_csv(entry.path / "probes.csv")
+    table = fs.table.reset_index(drop=True).iloc[keep]
+    locales, groups = table["locale"].to_numpy(), table["client_id"].to_numpy()
+    S = np.asarray(fs.scaled(), dtype=np.float32)[keep]
+    probe_jobs = n_jobs if n_jobs is not None else config.n_jobs
+    frames = []
+
+    def run(condition, seed, reps):
+        result = probing.probe_table(reps, locales, groups, config=preset.probing,
+                                     seed=preset.probing.seed + seed, n_jobs=probe_jobs)
+        frames.append(result.assign(condition=condition, seed=seed))
+
+    jobs = ([(c, s) for c in conditions for s in seeds] + [(UNTRAINED, s) for s in seeds]
+            + [(INPUT, s) for s in seeds])
+    inputs = input_representations(S)
+    for condition, seed in _progress(jobs, "autoencoder probes"):
+        if condition == INPUT:
+            run(INPUT, seed, inputs)
+        elif condition == UNTRAINED:
+            model = build_for(config, n_mels=S.shape[1], n_frames=S.shape[2], seed=seed)
+            run(UNTRAINED, seed, {"latent": encode(model, S)})
+        else:
+            Z, clips = ae_latents(preset, condition=condition, seed=seed, store=store, data_dir=data_dir)
+            check(list(clips["path"]) == list(fs.table["path"]),
+                  f"stored latents of {condition}/seed {seed} belong to other probe clips", DataError)
+            run(condition, seed, {"latent": Z[keep]})
+    out = pd.concat(frames, ignore_index=True)
+    out = out[["condition", "seed"] + [c for c in out.columns if c not in ("condition", "seed")]]
+    entry.write(lambda folder: out.to_csv(folder / "probes.csv", index=False),
+                description="linear probes of autoencoder latents and baselines")
+    return pd.read_csv(entry.path / "probes.csv")  # the same table a rebuild reads

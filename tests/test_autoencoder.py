@@ -155,6 +155,16 @@ def test_same_seed_same_losses(trained):
     np.testing.assert_array_equal(ae.encode(model_a, S), ae.encode(model_b, S))
 
 
+def test_reused_graph_equals_a_fresh_model(trained):
+    """A worker reuses the traced graph of its previous run; results equal a fresh model's."""
+    ae._REUSABLE.clear()
+    S = trained["S"]
+    model, history = ae.train_autoencoder(S[:40], S[40:], config=SMOKE, seed=1, S_pretrain=None)
+    pd.testing.assert_frame_equal(history, trained["c"][1])
+    np.testing.assert_array_equal(ae.encode(model, S), ae.encode(trained["c"][0], S))
+    assert trained["a"][0] is not trained["b"][0]  # callers get models of their own
+
+
 def test_other_seed_other_losses(trained):
     assert not np.allclose(trained["a"][1].loss.iloc[-1], trained["c"][1].loss.iloc[-1])
 
