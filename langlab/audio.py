@@ -109,8 +109,13 @@ def probe(path: str | os.PathLike) -> AudioInfo:
 
 
 def _reason(exc: Exception) -> str:
+    """libsndfile's message without the file name it repeats ("Error opening 'x': ...")."""
     text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-    return text[-200:]
+    if "': " in text:
+        text = text.rsplit("': ", 1)[1]
+    if "does not exist" in text:  # what libsndfile says of an existing file it cannot parse
+        text = "format not recognised"
+    return text.strip()[-200:] or type(exc).__name__
 
 
 def load_audio(path: str | os.PathLike, *, sr: int, mono: bool = True,

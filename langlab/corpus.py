@@ -15,23 +15,23 @@ The same code reads a real Common Voice download and the embedded corpus of
   the :class:`Clips` of the embedded corpus, ``corpus.prepare(preset, data_dir=CV_DIR)`` those
   of a real download.
 
-Bad input
----------
+**Bad input**
+
 A folder or file that is not a Common Voice corpus (no locale folder, no TSV, a garbled TSV,
 missing columns) raises :class:`~langlab.errors.DataError` naming the file and what was
 expected. Broken *clips* never stop the reader: a row that names a missing file, an empty
 file, or bytes that are not decodable audio is left out and listed in ``Clips.skipped`` with
 its reason. Valid but awkward clips are read and flagged in the ``flags`` column:
 
-==============  =============================================================================
-flag            meaning
-==============  =============================================================================
-``stereo``      more than one channel (mixed down to mono when loaded)
-``long``        longer than :data:`LONG_SECONDS` (Common Voice clips last at most 10 s)
-``short``       shorter than :data:`SHORT_SECONDS`, less than one analysis frame
-``other_format`` the content is not what the file name says (e.g. WAV behind ``.mp3``)
-``other_rate``  sample rate other than Common Voice's 48 kHz (resampled when loaded)
-==============  =============================================================================
+================  ===========================================================================
+flag              meaning
+================  ===========================================================================
+``stereo``        more than one channel (mixed down to mono when loaded)
+``long``          longer than :data:`LONG_SECONDS` (Common Voice clips last at most 10 s)
+``short``         shorter than :data:`SHORT_SECONDS`, less than one analysis frame
+``other_format``  the content is not what the file name says (e.g. WAV behind ``.mp3``)
+``other_rate``    sample rate other than Common Voice's 48 kHz (resampled when loaded)
+================  ===========================================================================
 
 Pure silence cannot be seen in a header; the feature stage marks silent clips (``is_silent``,
 Chapter 2).
@@ -218,8 +218,9 @@ def find_locales(data_dir: str | os.PathLike, *, tsv: str = "validated.tsv",
                  locales: Sequence[str] | None = None) -> dict[str, Path]:
     """Locale folders of ``data_dir``: ``{locale: folder}``.
 
-    ``data_dir`` is a release folder (holding ``<locale>/<tsv>``) or one locale folder (holding
-    ``<tsv>`` itself; its locale is the folder name). With ``locales``, each must be present.
+    ``data_dir`` is a release folder (holding ``<locale>/<tsv>``; the folder names are the
+    locales) or one locale folder (holding ``<tsv>`` itself; its locale is the TSV's ``locale``
+    column, or else the folder name). With ``locales``, each must be present.
     """
     root = Path(data_dir).expanduser()
     check(root.exists(), f"corpus folder {root} does not exist; expected a Common Voice release folder "
@@ -227,7 +228,7 @@ def find_locales(data_dir: str | os.PathLike, *, tsv: str = "validated.tsv",
     check(root.is_dir(), f"{root} is not a folder; expected a Common Voice release or locale folder", DataError)
     root = root.resolve()
     if (root / tsv).exists():
-        found = {root.name: root}
+        found = {_tsv_locale(root / tsv) or root.name: root}
     else:
         found = {p.name: p for p in sorted(root.iterdir()) if p.is_dir() and (p / tsv).is_file()}
     if locales is None:
@@ -246,11 +247,25 @@ def find_locales(data_dir: str | os.PathLike, *, tsv: str = "validated.tsv",
     return {code: found[code] for code in locales}
 
 
+def _tsv_locale(file: Path) -> str | None:
+    """The ``locale`` of the first row of a TSV, if it has that column (else None)."""
+    try:
+        with open(file, encoding="utf-8") as fh:
+            header = fh.readline().rstrip("\r\n").split("\t")
+            first = fh.readline().rstrip("\r\n").split("\t")
+    except (OSError, UnicodeDecodeError):
+        return None  # read_tsv reports the problem
+    if "locale" in header and len(first) == len(header):
+        return first[header.index("locale")].strip() or None
+    return None
+
+
 def read_tsv(file: str | os.PathLike, *, locale: str | None = None) -> pd.DataFrame:
     """Read one Common Voice TSV: tab-separated, never quoted (``"`` is an ordinary character).
 
-    Returns the TSV's columns as strings plus ``tsv_line`` (1-based line in the file); a
-    missing ``locale`` column (or empty value) is filled with ``locale``.
+    Returns the TSV's columns as strings plus ``tsv_line`` (1-based line in the file). With
+    ``locale``, the ``locale`` column is set to it (a locale folder holds one locale);
+    otherwise a missing column is added empty.
 
     Raises
     ------
@@ -282,10 +297,10 @@ def read_tsv(file: str | os.PathLike, *, locale: str | None = None) -> pd.DataFr
                        f"{', '.join(REQUIRED_COLUMNS)} (found: {', '.join(map(str, df.columns[:15]))})",
           DataError)
     df = df.fillna("")
-    if "locale" not in df.columns:
-        df["locale"] = locale or ""
-    elif locale:
-        df.loc[df["locale"].str.strip() == "", "locale"] = locale
+    if locale:
+        df["locale"] = locale
+    elif "locale" not in df.columns:
+        df["locale"] = ""
     df["tsv_line"] = np.arange(2, len(df) + 2)
     return df
 
@@ -371,7 +386,6 @@ def read_corpus(data_dir: str | os.PathLike, *, locales: Sequence[str] | None = 
     frames, skipped = [], []
     for code, folder in folders.items():
         df = read_tsv(folder / tsv, locale=code)
-        df = df[df["locale"] == code] if locales is not None else df
         if max_clips_per_locale is not None and len(df) > max_clips_per_locale:
             order = np.argsort([_stable_unit(seed, "subset", p) for p in df["path"]], kind="stable")
             df = df.iloc[np.sort(order[:max_clips_per_locale])]

@@ -313,3 +313,13 @@ def test_cli_info_bad_folder_is_one_line(tmp_path):
     out = subprocess.run([sys.executable, "-m", "langlab.cli", "info", str(tmp_path / "nope")],
                          capture_output=True, text=True)
     assert out.returncode == 2 and "does not exist" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_single_locale_folder_takes_its_locale_from_the_tsv(cv_dir, tmp_path):
+    import shutil
+
+    folder = tmp_path / "cv-spanish"
+    shutil.copytree(cv_dir / "es", folder)
+    assert list(corpus.find_locales(folder)) == ["es"]
+    table, _ = corpus.read_corpus(folder, locales=["es"])
+    assert (table["locale"] == "es").all() and len(table) > 6
