@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Modules that contribute subcommands through an ``add_cli(subparsers)`` function, in help order.
-CLI_MODULES: list[str] = ["langlab.synth", "langlab.corpus", "langlab.experiment"]
+CLI_MODULES: list[str] = ["langlab.synth", "langlab.corpus", "langlab.experiment", "langlab.features"]
 
 
 def main(argv: list[str] | None = None) -> int:
