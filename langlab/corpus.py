@@ -74,6 +74,8 @@ SHORT_SECONDS = 0.1
 #: Common Voice's sample rate; other rates are flagged ``other_rate``.
 CV_SAMPLE_RATE = 48000
 _FORMATS = {"mp3": "MP3", "wav": "WAV", "flac": "FLAC", "ogg": "OGG"}
+#: ``langlab info`` lists this many flagged clips unless asked for ``--all``.
+FLAGGED_SHOWN = 20
 #: Columns of :attr:`Clips.table`, first in this order, then the TSV's other columns.
 TABLE_COLUMNS = ("path", "locale", "client_id", "sentence", "duration", "sample_rate", "channels",
                  "format", "flags", "role")
@@ -424,6 +426,7 @@ def read_corpus(data_dir: str | os.PathLike, *, locales: Sequence[str] | None = 
     rest = [c for c in table.columns if c not in first and c != "tsv_line"]
     table = table[first + rest].reset_index(drop=True)
     table = table.astype({"duration": float, "sample_rate": int, "channels": int})
+    table.attrs["locales"] = list(folders)  # also those without a single readable clip
     skipped = pd.DataFrame(skipped, columns=["path", "reason", "locale"])
     return table, skipped
 
@@ -557,7 +560,8 @@ def summarize(table: pd.DataFrame, skipped: pd.DataFrame | None = None) -> pd.Da
     """Per locale: ``clips``, ``speakers``, ``hours``, ``mean_duration`` (s), ``flagged`` and
     ``skipped`` clips (what ``langlab info`` prints)."""
     skipped = skipped if skipped is not None else pd.DataFrame(columns=["path", "reason", "locale"])
-    locales = sorted(set(table["locale"]) | set(skipped.get("locale", pd.Series(dtype=str))))
+    locales = sorted(set(table.attrs.get("locales", [])) | set(table["locale"])
+                     | set(skipped.get("locale", pd.Series(dtype=str))))
     rows = []
     for code in locales:
         t = table[table["locale"] == code]
@@ -643,7 +647,7 @@ def prepare(preset, *, data_dir: str | os.PathLike | None = None, store: Store |
         def fill(tmp: Path) -> dict:
             table, skipped = read_corpus(root, locales=cfg.locales, tsv=cfg.tsv,
                                          max_clips_per_locale=cfg.max_clips_per_locale, seed=cfg.seed,
-                                         n_jobs=n_jobs)
+                                         n_jobs=n_jobs, progress=True)
             roles = assign_roles(table, config=cfg)
             table.insert(table.columns.get_loc("flags") + 1, "role", roles)
             rel = table.assign(path=[os.path.relpath(p, root) for p in table["path"]])
@@ -671,16 +675,22 @@ def _cli_info(args: argparse.Namespace) -> int:
     root = Path(args.cv_dir).resolve()
     print(f"{root} ({args.tsv})")
     shown = summary.assign(hours=summary["hours"].map(lambda h: f"{h:.3f}"),
-                           mean_duration=summary["mean_duration"].map(lambda d: f"{d:.2f} s"))
+                           mean_duration=summary["mean_duration"].map(
+                               lambda d: "-" if np.isnan(d) else f"{d:.2f} s"))
     print(shown.to_string(index=False))
     total = summary[["clips", "speakers", "skipped"]].sum()
     print(f"total: {int(total['clips'])} clips, {table['client_id'].nunique()} speakers, "
           f"{summary['hours'].sum():.3f} hours, {len(skipped)} skipped")
     flagged = table[table["flags"] != ""]
     if len(flagged):
-        print(f"\nflagged clips ({len(flagged)}; read, but awkward):")
-        for row in flagged.itertuples():
+        per_flag = flagged["flags"].str.split(";").explode().value_counts()
+        print(f"\nflagged clips ({len(flagged)}; read, but awkward): "
+              + ", ".join(f"{flag} {n}" for flag, n in per_flag.items()))
+        shown_rows = flagged if args.all else flagged.head(FLAGGED_SHOWN)
+        for row in shown_rows.itertuples():
             print(f"  {os.path.relpath(row.path, root)}: {row.flags}")
+        if len(shown_rows) < len(flagged):
+            print(f"  ... and {len(flagged) - len(shown_rows)} more (--all lists them all)")
     if len(skipped):
         print(f"\nskipped clips ({len(skipped)}):")
         for row in skipped.itertuples():
@@ -698,5 +708,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--locales", default=None, help="comma-separated locales (default: every locale folder)")
     p.add_argument("--tsv", default="validated.tsv", help="which TSV to read (default validated.tsv)")
     p.add_argument("--jobs", type=int, default=2, help="threads reading clip headers (default 2)")
+    p.add_argument("--all", action="store_true",
+                   help=f"list every flagged clip (default: the first {FLAGGED_SHOWN}; broken ones are always all listed)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cli_info)

@@ -323,3 +323,23 @@ def test_single_locale_folder_takes_its_locale_from_the_tsv(cv_dir, tmp_path):
     assert list(corpus.find_locales(folder)) == ["es"]
     table, _ = corpus.read_corpus(folder, locales=["es"])
     assert (table["locale"] == "es").all() and len(table) > 6
+
+
+def test_cli_info_caps_the_flagged_list_but_not_the_broken_one(cv_dir, monkeypatch, capsys):
+    from langlab import cli
+
+    monkeypatch.setattr(corpus, "FLAGGED_SHOWN", 2)
+    assert cli.main(["info", str(cv_dir), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "and 3 more (--all lists them all)" in text and "stereo 1" in text
+    assert sum("not decodable" in line for line in text.splitlines()) == 2
+    assert cli.main(["info", str(cv_dir), "--quiet", "--all"]) == 0
+    assert "more (--all" not in capsys.readouterr().out
+
+
+def test_summary_lists_locales_without_clips(tmp_path):
+    folder = tmp_path / "gl"
+    _mk(folder)
+    write_locale(folder, [])
+    table, skipped = corpus.read_corpus(folder)
+    assert corpus.summarize(table, skipped)["locale"].tolist() == ["gl"]
