@@ -25,3 +25,13 @@ def root() -> Path:
 
 def pytest_configure(config):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="session")
+def smoke_store(tmp_path_factory):
+    """One store for the whole test session, so the smoke corpus and its features are generated
+    once (about 10 s) and shared by every test that needs real smoke data. Tests must not write
+    anything into it that another test could trip over: use ``tmp_home`` for that."""
+    from langlab.store import Store
+
+    return Store(tmp_path_factory.mktemp("smoke-store"))
