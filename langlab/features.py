@@ -78,7 +78,7 @@ CODE = ("langlab.features", "langlab.audio")
 #: Columns :func:`extract` adds to the clip table.
 FEATURE_COLUMNS = ("padding_fraction", "silent_fraction", "is_silent", "ref_db", "peak_db")
 #: Largest float32 array (bytes) one STFT batch may create; bounds the memory of a worker.
-_BATCH_BYTES = 48 * 2**20
+_BATCH_BYTES = 16 * 2**20
 
 
 def _is_int(value: Any) -> bool:
@@ -342,6 +342,7 @@ def lowpass(y: np.ndarray, *, sr: int, cutoff_hz: float, order: int = 4) -> np.n
     cutoff_hz : float
         Cut-off in Hz, below ``sr / 2`` (the original: 500).
     order : int
+        Order of the Butterworth filter (the original: 4).
 
     Returns
     -------
@@ -400,22 +401,30 @@ def stft_power(y: np.ndarray, *, n_fft: int, hop_length: int) -> np.ndarray:
     return np.swapaxes(X.real ** 2 + X.imag ** 2, -1, -2)
 
 
-def _mel_power(y2d: np.ndarray, *, n_fft: int, hop_length: int, fb: np.ndarray) -> np.ndarray:
-    """Mel power ``[b, n_mels, n_frames]`` of a batch ``[b, n]`` (float32), in memory-bounded steps."""
+def _mel_power(y2d: np.ndarray, *, n_fft: int, hop_length: int, fb: np.ndarray,
+               n_active: np.ndarray | None = None) -> np.ndarray:
+    """Mel power ``[b, n_mels, n_frames]`` of a batch ``[b, n]`` (float32), in memory-bounded steps.
+
+    ``n_active[i]``: frames of row ``i`` that can hold a non-zero sample; later frames lie in
+    zero padding, have zero power and are not transformed.
+    """
     from scipy import fft
 
     b, n = y2d.shape
     n_frames = 1 + n // hop_length
-    out = np.empty((b, fb.shape[0], n_frames), dtype=np.float32)
+    out = np.zeros((b, fb.shape[0], n_frames), dtype=np.float32)
     window = _hann(n_fft)
     step = _rows_per_batch(n_frames, n_fft)
     fbT = np.ascontiguousarray(fb.T)  # [n_freqs, n_mels]
     for i in range(0, b, step):
-        frames = _frames(y2d[i:i + step], n_fft=n_fft, hop_length=hop_length) * window
+        T = n_frames if n_active is None else int(max(n_active[i:i + step]))
+        if T <= 0:
+            continue
+        frames = _frames(y2d[i:i + step], n_fft=n_fft, hop_length=hop_length)[:, :T] * window
         X = fft.rfft(frames, axis=-1)  # [b, T, F] complex64
         P = np.square(X.real)
         P += np.square(X.imag)
-        out[i:i + step] = np.swapaxes(P @ fbT, -1, -2)
+        out[i:i + step, :, :T] = np.swapaxes(P @ fbT, -1, -2)
     return out
 
 
@@ -458,11 +467,14 @@ def power_to_db(S: np.ndarray, *, ref: str | float = "min", amin: float = 1e-10,
         value is >= 0 dB relative to it; ``"max"``: its loudest bin (values <= 0 dB); a number:
         a fixed power, the same for all.
     amin : float
+        Powers below ``amin`` count as ``amin``.
     top_db : float or None
+        Floor this many dB below each spectrogram's maximum; None: no floor.
 
     Returns
     -------
     S_db : np.ndarray [shape=S.shape] float32
+        Decibels re ``ref``.
     ref_db : np.ndarray [shape=S.shape[:-2]] float32
         ``10 log10(max(ref, amin))`` of each spectrogram: ``S_db + ref_db`` is dB re power 1.
     """
@@ -524,6 +536,7 @@ def silence(levels_db: np.ndarray, *, n_real: int | np.ndarray | None = None,
     n_real : int, array [shape=levels_db.shape[:-1]] or None
         Samples of real audio at the start of each clip (the rest is padding); None: no padding.
     config : FeatureConfig
+        Its ``silence_*`` fields, ``max_silent_fraction``, ``hop_length`` and ``amin``.
 
     Returns
     -------
@@ -550,6 +563,38 @@ def silence(levels_db: np.ndarray, *, n_real: int | np.ndarray | None = None,
     silent = (levels < config.silence_abs_db) | (levels <= floor[..., None] + config.silence_margin_db) | ~real
     fraction = silent.mean(axis=-1)
     return silent, fraction, fraction > config.max_silent_fraction
+
+
+def _tail_samples(sos: np.ndarray, *, tol: float = 1e-15) -> int:
+    """Samples after which the filter's impulse response has decayed below ``tol`` (from its
+    slowest pole), so zero-phase filtering may stop that far after a clip's last sample."""
+    radius = max(float(np.max(np.abs(np.roots([1.0, a1, a2])))) for _, _, _, _, a1, a2 in sos)
+    if radius >= 1.0:
+        return 2**62
+    return int(math.ceil(math.log(tol) / math.log(radius))) + 64
+
+
+def _lowpass_rows(Y: np.ndarray, n_nonzero: np.ndarray, sos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``sosfiltfilt`` of each row of ``Y`` [b, n] whose samples from ``n_nonzero`` on are zero.
+
+    The filtered signal beyond ``n_nonzero + tail`` is below 1e-15 of the signal (see
+    :func:`_tail_samples`), far under any power floor, so only that part is filtered and the
+    rest stays exactly zero. Same result as filtering whole rows, minus the work on padding.
+    Returns the filtered rows (float32) and their new non-zero lengths.
+    """
+    from scipy import signal
+
+    b, n = Y.shape
+    ends = np.minimum(n_nonzero + _tail_samples(sos), n)
+    padlen = 3 * (2 * len(sos) + 1)
+    ends = np.where(ends <= padlen, n, ends)  # too short for sosfiltfilt's edge padding
+    if np.all(ends == n):
+        return signal.sosfiltfilt(sos, Y, axis=-1).astype(np.float32), ends
+    out = np.zeros_like(Y, dtype=np.float32)
+    for end in np.unique(ends):
+        rows = np.flatnonzero(ends == end)
+        out[rows, :end] = signal.sosfiltfilt(sos, Y[rows, :end], axis=-1)
+    return out, ends
 
 
 def waveform_features(y: np.ndarray, *, config: FeatureConfig, n_real: int | Sequence[int] | None = None,
@@ -586,12 +631,15 @@ def waveform_features(y: np.ndarray, *, config: FeatureConfig, n_real: int | Seq
     check(bool(np.all((n_real >= 0) & (n_real <= n))), f"n_real must be between 0 and {n}, got {n_real}")
     levels = frame_levels(Y, config=config)
     _, fraction, is_silent = silence(levels, n_real=n_real, config=config)
+    # Samples after n_real are zero padding (unless they are not: then use the whole row).
+    n_nonzero = np.array([r if not np.any(row[r:]) else n for row, r in zip(Y, n_real)], dtype=np.int64)
     if config.lowpass_hz is not None:
         sos = _sos if _sos is not None else lowpass_sos(sr=config.sr, cutoff_hz=config.lowpass_hz,
                                                         order=config.lowpass_order)
-        Y = signal.sosfiltfilt(sos, Y, axis=-1).astype(np.float32)
+        Y, n_nonzero = _lowpass_rows(Y, n_nonzero, sos)
     fb = _fb if _fb is not None else mel_filterbank(config=config)
-    S = _mel_power(Y, n_fft=config.n_fft, hop_length=config.hop_length, fb=fb)
+    n_active = np.minimum(-(-(n_nonzero + config.n_fft // 2) // config.hop_length), config.n_frames)
+    S = _mel_power(Y, n_fft=config.n_fft, hop_length=config.hop_length, fb=fb, n_active=n_active)
     S_db, ref_db = power_to_db(S, ref=config.ref, amin=config.amin, top_db=config.top_db)
     peak_db = ref_db + S_db.max(axis=(-2, -1))
     info = pd.DataFrame({"padding_fraction": 1.0 - n_real / n, "silent_fraction": fraction.astype(np.float64),
@@ -600,13 +648,41 @@ def waveform_features(y: np.ndarray, *, config: FeatureConfig, n_real: int | Seq
     return (S_db[0], info) if single else (S_db, info)
 
 
-def scale_minmax(S_db: np.ndarray) -> np.ndarray:
-    """Min-max scale each spectrogram of ``S_db`` [..., n_mels, n_frames] to [0, 1] on its own
-    (the original's scaling). A constant spectrogram becomes all zeros. float32."""
-    S_db = np.asarray(S_db, dtype=np.float32)
-    lo = S_db.min(axis=(-2, -1), keepdims=True)
-    span = S_db.max(axis=(-2, -1), keepdims=True) - lo
-    return np.divide(S_db - lo, span, out=np.zeros_like(S_db), where=span > 0)
+def scale_minmax(S_db: np.ndarray, *, time_major: bool = False) -> np.ndarray:
+    """Min-max scale each spectrogram of ``S_db`` [n_clips, n_mels, n_frames] to [0, 1] on its
+    own (the original's scaling). A constant spectrogram becomes all zeros.
+
+    Parameters
+    ----------
+    S_db : np.ndarray [shape=(n_clips, n_mels, n_frames)] or [shape=(n_mels, n_frames)]
+        May be a read-only memory map; it is not changed.
+    time_major : bool
+        Return ``[n_clips, n_frames, n_mels]`` (frames as rows, what a recurrent network reads;
+        ``.reshape(-1, n_mels)`` then concatenates all clips along time without a copy).
+
+    Returns
+    -------
+    np.ndarray float32
+        A new array, ``[n_clips, n_mels, n_frames]`` or, with ``time_major``, ``[n_clips,
+        n_frames, n_mels]``.
+    """
+    S_db = np.asarray(S_db)
+    check(S_db.ndim in (2, 3), f"S_db must be [n_clips, n_mels, n_frames] or [n_mels, n_frames], "
+                               f"got shape {S_db.shape}")
+    single = S_db.ndim == 2
+    src = S_db[None] if single else S_db
+    n, n_mels, n_frames = src.shape
+    out = np.empty((n, n_frames, n_mels) if time_major else src.shape, dtype=np.float32)
+    step = max(1, 2**19 // max(1, n_mels * n_frames))  # a few MB at a time: each chunk stays in cache
+    for i in range(0, n, step):
+        chunk = np.array(src[i:i + step], dtype=np.float32)
+        flat = chunk.reshape(len(chunk), -1)
+        lo = flat.min(axis=1, keepdims=True)
+        span = flat.max(axis=1, keepdims=True) - lo
+        flat -= lo
+        flat *= np.divide(1.0, span, out=np.zeros_like(span), where=span > 0)
+        out[i:i + step] = chunk.transpose(0, 2, 1) if time_major else chunk
+    return out[0] if single else out
 
 
 def scale_global(S_db_abs: np.ndarray, *, db_range: tuple[float, float]) -> np.ndarray:
@@ -657,6 +733,7 @@ class FeatureSet:
     skipped : pandas.DataFrame
         ``path``, ``reason``: clips that could not be turned into spectrograms.
     config : FeatureConfig
+        The parameters the spectrograms were computed with.
     key : str
         Store key (use ``inputs=[features.key]`` downstream).
     db_range : tuple of float or None
@@ -703,8 +780,10 @@ class FeatureSet:
             S = np.asarray(self.S_db[idx])
         return dataclasses.replace(self, S_db=S, table=self.table.iloc[idx].reset_index(drop=True))
 
-    def scaled(self, *, mode: str | None = None, db_range: tuple[float, float] | None = None) -> np.ndarray:
-        """The spectrograms scaled to [0, 1] for training: float32 [n_clips, n_mels, n_frames].
+    def scaled(self, *, mode: str | None = None, db_range: tuple[float, float] | None = None,
+               time_major: bool = False) -> np.ndarray:
+        """The spectrograms scaled to [0, 1] for training: float32 [n_clips, n_mels, n_frames]
+        (``[n_clips, n_frames, n_mels]`` with ``time_major=True``).
 
         Parameters
         ----------
@@ -715,15 +794,18 @@ class FeatureSet:
             (:func:`scale_global`). None: ``config.scaling``.
         db_range : (lo, hi) or None
             For ``"global"``: the range; default :attr:`db_range` (the whole entry's).
+        time_major : bool
+            Frames as rows: ``[n_clips, n_frames, n_mels]``, what a recurrent network reads.
         """
         mode = mode or self.config.scaling
         check(mode in ("clip", "global"), f"mode must be 'clip' or 'global', got {mode!r}")
         if mode == "clip":
-            return scale_minmax(self.S_db)
+            return scale_minmax(self.S_db, time_major=time_major)
         rng = db_range or self.db_range
         check(rng is not None, "no db_range for global scaling; pass db_range=(lo, hi) in dB re power 1")
         ref = self.table["ref_db"].to_numpy(dtype=np.float32)[:, None, None]
-        return scale_global(np.asarray(self.S_db, dtype=np.float32) + ref, db_range=rng)
+        S = scale_global(np.asarray(self.S_db, dtype=np.float32) + ref, db_range=rng)
+        return np.ascontiguousarray(S.transpose(0, 2, 1)) if time_major else S
 
     def manifest(self) -> dict:
         """The store entry's manifest (config, clip list, skipped clips, timings)."""
@@ -769,7 +851,10 @@ def _extract_shard(paths: Sequence[str], config: FeatureConfig, fb: np.ndarray, 
         ok.append(i)
     loaded = time.perf_counter()
     if ys:
-        S_db, info = waveform_features(np.stack(ys), config=config, n_real=n_real, _fb=fb, _sos=sos)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):  # one BLAS thread: the same bits whatever the worker count
+            S_db, info = waveform_features(np.stack(ys), config=config, n_real=n_real, _fb=fb, _sos=sos)
     else:
         S_db = np.zeros((0, config.n_mels, config.n_frames), dtype=np.float32)
         info = pd.DataFrame({c: [] for c in FEATURE_COLUMNS})
@@ -882,6 +967,7 @@ def extract(clips_or_table, *, config: FeatureConfig, store: Store | None = None
         The clips (all rows of ``clips.table``), or any table with a ``path`` column of audio
         files (other columns are carried along).
     config : FeatureConfig
+        The parameters (e.g. ``features.PRESETS["book"]``).
     store : Store or None
         Where the entry lives (stage ``"features"``); None: the default store.
     n_jobs : int
@@ -915,8 +1001,40 @@ def extract(clips_or_table, *, config: FeatureConfig, store: Store | None = None
     return load(entry.path, config=config, root=root)
 
 
+class _ShardsGone(Exception):
+    """Pieces vanished while assembling: another process finished the same entry (or cleaned up)."""
+
+
 def _compute(entry, table: pd.DataFrame, root: Path | None, config: FeatureConfig, selection: dict, *,
              n_jobs: int, progress: bool, upstream_skipped: pd.DataFrame) -> None:
+    """Compute the missing shards, then assemble the entry. Several processes may compute the same
+    entry at once: pieces are written atomically and the first complete entry wins."""
+    for _ in range(3):
+        if entry.exists():
+            return
+        resumed, seconds = _compute_shards(entry, table, config, selection, n_jobs=n_jobs, progress=progress)
+        if entry.exists():
+            break
+        try:
+            _assemble(entry, table, root, config, resumed=resumed, seconds=seconds, n_jobs=n_jobs,
+                      upstream_skipped=upstream_skipped)
+            return
+        except _ShardsGone:
+            continue
+    if entry.exists():
+        import shutil
+
+        shutil.rmtree(entry.path.parent / f"{entry.key}.partial", ignore_errors=True)
+        return
+    raise DataError(f"could not assemble feature entry {entry.path}: its pieces in {entry.key}.partial "
+                    "keep disappearing (another process deleting them?)")
+
+
+def _compute_shards(entry, table: pd.DataFrame, config: FeatureConfig, selection: dict, *, n_jobs: int,
+                    progress: bool) -> tuple[int, float]:
+    """Compute the shards not yet in ``entry.partial()``; returns (shards found done, seconds)."""
+    import json
+
     import joblib
     from tqdm.auto import tqdm
 
@@ -924,17 +1042,16 @@ def _compute(entry, table: pd.DataFrame, root: Path | None, config: FeatureConfi
     paths = [str(p) for p in table["path"]]
     n_shards = math.ceil(len(paths) / SHARD_SIZE)
     partial = entry.partial()
-    layout = _layout(len(paths), selection)
+    layout = json.loads(json.dumps(_layout(len(paths), selection)))
     layout_file = partial / "layout.json"
     if layout_file.exists():
-        import json
         try:
-            same = json.loads(layout_file.read_text()) == json.loads(json.dumps(layout))
-        except ValueError:
+            same = json.loads(layout_file.read_text()) == layout
+        except (ValueError, OSError):
             same = False
         if not same:  # pieces of a different sharding: start over
             for f in partial.iterdir():
-                f.unlink()
+                f.unlink(missing_ok=True)
     atomic_write_json(layout_file, layout)
     todo = [i for i in range(n_shards) if not _shard_done(partial, i)]
     resumed = n_shards - len(todo)
@@ -950,21 +1067,38 @@ def _compute(entry, table: pd.DataFrame, root: Path | None, config: FeatureConfi
         for i, (S_db, meta) in zip(todo, results):
             npy, meta_file = _shard_files(partial, i)
             atomic_save_npy(npy, S_db)
-            atomic_write_json(meta_file, meta)
+            atomic_write_json(meta_file, meta)  # written last: marks the shard done
             bar.update(1)
-    computed = time.perf_counter() - started
+            if entry.exists():  # another process finished the same entry meanwhile
+                break
+    return resumed, time.perf_counter() - started
+
+
+def _assemble(entry, table: pd.DataFrame, root: Path | None, config: FeatureConfig, *, resumed: int,
+              seconds: float, n_jobs: int, upstream_skipped: pd.DataFrame) -> None:
+    """Write the entry (one array, the table, the manifest) from the finished shards."""
+    paths = [str(p) for p in table["path"]]
+    n_shards = math.ceil(len(paths) / SHARD_SIZE)
+    partial = entry.path.parent / f"{entry.key}.partial"
+    computed = seconds
 
     def fill(tmp: Path) -> dict:
         import json
 
-        metas = [json.loads(_shard_files(partial, i)[1].read_text()) for i in range(n_shards)]
+        try:
+            metas = [json.loads(_shard_files(partial, i)[1].read_text()) for i in range(n_shards)]
+        except FileNotFoundError as exc:
+            raise _ShardsGone(str(exc)) from None
         n_ok = sum(len(m["rows"]) for m in metas)
         out = np.lib.format.open_memmap(tmp / "S_db.npy", mode="w+", dtype=np.float32,
                                         shape=(n_ok, config.n_mels, config.n_frames))
         rows, info, skipped, at = [], {c: [] for c in FEATURE_COLUMNS}, [], 0
         lo_hi = [np.inf, -np.inf]
         for i, meta in enumerate(metas):
-            S = np.load(_shard_files(partial, i)[0])
+            try:
+                S = np.load(_shard_files(partial, i)[0])
+            except FileNotFoundError as exc:
+                raise _ShardsGone(str(exc)) from None
             out[at: at + len(S)] = S
             at += len(S)
             base = i * SHARD_SIZE
@@ -1040,8 +1174,10 @@ def load(path: str | os.PathLike, *, config: FeatureConfig | None = None, root: 
     skipped = _read_table(path / "skipped.csv", {})
     base = Path(root) if root is not None else (Path(manifest["root"]) if manifest.get("root") else None)
     if base is not None:
-        table["path"] = [str(base / p) if not os.path.isabs(p) else p for p in table["path"]]
-        skipped["path"] = [str(base / p) if not os.path.isabs(p) else p for p in skipped["path"]]
+        prefix = str(base) + os.sep
+        for df in (table, skipped):
+            rel = ~df["path"].str.startswith(os.sep) if len(df) else df["path"].astype(bool)
+            df.loc[rel, "path"] = prefix + df.loc[rel, "path"]
     check(S_db.shape[0] == len(table), f"{path}: S_db has {S_db.shape[0]} rows but table.csv {len(table)}",
           DataError)
     db_range = tuple(manifest["db_range"]) if manifest.get("db_range") else None
@@ -1071,6 +1207,7 @@ def for_preset(preset, *, lowpass_hz: float | None = None, data_dir: str | os.Pa
     data_dir : path-like or None
         A Common Voice folder; None: the embedded corpus.
     store : Store or None
+        The store of the corpus table and the features; None: the default store.
     n_jobs : int
         Worker processes.
 
