@@ -1,0 +1,330 @@
+"""Pre-training protocol, time to threshold, censoring, statistics and the store (Chapter 3)."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from langlab import training
+from langlab.errors import DataError, ParameterError
+from langlab.store import Store
+
+
+def smooth_S(n, *, n_mels=6, n_frames=40, seed=0):
+    """Spectrogram-like arrays in [0, 1] whose frames change slowly (so copying is good)."""
+    rng = np.random.default_rng(seed)
+    walk = np.cumsum(rng.normal(scale=0.3, size=(n, 1, n_frames)), axis=2)
+    shape = np.linspace(1.0, 0.2, n_mels)[None, :, None]
+    S = shape / (1 + np.exp(-walk)) + 0.02 * rng.normal(size=(n, n_mels, n_frames))
+    lo, hi = S.min(axis=(1, 2), keepdims=True), S.max(axis=(1, 2), keepdims=True)
+    return ((S - lo) / (hi - lo)).astype(np.float32)
+
+
+TINY = training.LSTMConfig(units=4, window=10, batch_size=8, max_steps=12, eval_every=4, seeds=(0,),
+                           learning_rate=1e-2)
+
+
+# --------------------------------------------------------------------------------------------
+# Config
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["smoke", "book", "paper"])
+def test_presets_are_valid(name):
+    config = training.PRESETS[name]
+    assert isinstance(config, training.LSTMConfig)
+    assert len(config.seeds) >= (2 if name == "smoke" else 5)
+    assert config.conditions == training.CONDITIONS
+
+
+def test_paper_preset_has_the_original_sizes():
+    p = training.PRESETS["paper"]
+    assert (p.units, p.window, p.shift, p.batch_size) == (250, 216, 1, 64)
+    assert (p.learning_rate, p.decay_steps, p.decay_rate) == (1e-2, 10_000, 0.9)
+    assert p.pretrain_lowpass_hz == 500.0 and p.pretrain_epochs == 1
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"units": 0}, "units"),
+    ({"window": 1}, "longer than shift"),
+    ({"shift": 0}, "shift"),
+    ({"stride": 0}, "stride"),
+    ({"learning_rate": 2.0}, "learning_rate"),
+    ({"threshold": 0.0}, "threshold"),
+    ({"threshold": float("nan")}, "threshold"),
+    ({"seeds": (1, 1)}, "distinct"),
+    ({"seeds": [0, 1]}, "tuple"),
+    ({"conditions": ("none", "fr")}, "unknown pre-training condition"),
+    ({"n_jobs": 0}, "n_jobs"),
+    ({"pretrain_epochs": -1}, "pretrain_epochs"),
+    ({"max_steps": 0}, "max_steps"),
+])
+def test_bad_config_values_are_refused(change, match):
+    with pytest.raises(ParameterError, match=match):
+        dataclasses.replace(TINY, **change)
+
+
+def test_training_fields_leave_out_what_does_not_change_a_run():
+    fields = TINY.training_fields()
+    assert not {"seeds", "conditions", "threads", "n_jobs", "threshold"} & set(fields)
+    assert "threshold" in dataclasses.replace(TINY, stop_at_threshold=True).training_fields()
+
+
+# --------------------------------------------------------------------------------------------
+# Segments and baselines
+# --------------------------------------------------------------------------------------------
+def test_segments_never_straddle_two_clips():
+    S = np.repeat(np.arange(5, dtype=np.float32)[:, None, None], 3, axis=1) * np.ones((1, 1, 23))
+    seg = training.cut_segments(S / 5, window=7)
+    assert seg.shape == (5 * 3, 7, 3)  # 23 frames hold three 7-frame segments
+    assert all(np.ptp(s) == 0 for s in seg)  # each segment comes from one clip
+
+
+@pytest.mark.parametrize("window, stride, expected", [(7, None, 3), (7, 4, 5), (23, None, 1), (24, None, 0)])
+def test_segment_counts(window, stride, expected):
+    S = np.zeros((2, 3, 23), dtype=np.float32)
+    assert len(training.cut_segments(S, window=window, stride=stride)) == 2 * expected
+
+
+def test_segments_stop_at_the_usable_frames():
+    S = np.zeros((2, 3, 20), dtype=np.float32)
+    assert len(training.cut_segments(S, window=5, n_valid=[20, 9])) == 4 + 1
+
+
+def test_segments_keep_time_order():
+    S = np.tile(np.arange(12, dtype=np.float32), (1, 2, 1))
+    seg = training.cut_segments(S, window=4, stride=2)
+    np.testing.assert_array_equal(seg[:, :, 0], [[0, 1, 2, 3], [2, 3, 4, 5], [4, 5, 6, 7],
+                                                 [6, 7, 8, 9], [8, 9, 10, 11]])
+
+
+def test_baselines_on_known_data():
+    config = dataclasses.replace(TINY, window=5)
+    constant = np.full((3, 4, 20), 0.5, dtype=np.float32)
+    base = training.baselines(constant, constant, config=config)
+    assert base == {"copy": 0.0, "mean": 0.0}
+    ramp = np.tile(np.linspace(0, 1, 20, dtype=np.float32), (2, 4, 1))
+    base = training.baselines(ramp, ramp, config=config)
+    assert base["copy"] == pytest.approx((1 / 19) ** 2, rel=1e-5)
+    assert base["mean"] > base["copy"]
+
+
+def test_copy_baseline_grows_with_the_shift():
+    S = smooth_S(6, n_frames=60)
+    copies = [training.baselines(S, S, config=dataclasses.replace(TINY, shift=k))["copy"] for k in (1, 2, 4)]
+    assert copies[0] < copies[1] < copies[2]
+
+
+@pytest.mark.parametrize("fraction, expected", [(0.0, 0.04), (1.0, 0.01), (0.5, 0.025), (1.1, 0.007)])
+def test_threshold_value(fraction, expected):
+    assert training.threshold_value({"copy": 0.01, "mean": 0.04}, fraction=fraction) == pytest.approx(expected)
+
+
+def test_too_short_clips_are_a_data_error():
+    with pytest.raises(DataError, match="shorter window"):
+        training.pairs(np.zeros((2, 3, 8), dtype=np.float32), config=TINY)
+
+
+# --------------------------------------------------------------------------------------------
+# One run
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def data():
+    return smooth_S(12, seed=0), smooth_S(4, seed=1), smooth_S(6, seed=2)
+
+
+def test_train_lstm_history(data):
+    S_train, S_val, S_pre = data
+    model, h = training.train_lstm(S_train, S_val, config=TINY, seed=0, S_pretrain=S_pre)
+    pre, train = h[h["phase"] == "pretrain"], h[h["phase"] == "train"]
+    assert list(h.columns) == ["phase", "step", "epoch", "seconds", "loss", "val_loss"]
+    assert len(pre) == TINY.pretrain_epochs and pre["step"].iloc[0] == (6 * 4) // 8
+    assert list(train["step"]) == [0, 4, 8, 12]
+    assert np.isnan(train["loss"].iloc[0]) and train["loss"].iloc[1:].notna().all()
+    assert train["val_loss"].iloc[0] == pytest.approx(pre["val_loss"].iloc[-1])  # no step between
+    assert (train["seconds"].diff().iloc[1:] > 0).all()
+    assert train["epoch"].iloc[-1] == pytest.approx(12 / ((12 * 4) // 8))
+    assert model.output_shape == (None, None, 6)
+
+
+def test_same_seed_gives_the_same_loss_curve(data):
+    """TensorFlow op determinism on the CPU: bit-identical histories, not just close ones."""
+    S_train, S_val, S_pre = data
+    runs = [training.train_lstm(S_train, S_val, config=TINY, seed=s, S_pretrain=S_pre)[1] for s in (3, 3, 4)]
+    cols = ["loss", "val_loss"]
+    pd.testing.assert_frame_equal(runs[0][cols], runs[1][cols], check_exact=True)
+    assert not np.allclose(runs[0]["val_loss"], runs[2]["val_loss"])
+
+
+def test_stop_at_threshold_stops_early(data):
+    S_train, S_val, _ = data
+    config = dataclasses.replace(TINY, max_steps=40, stop_at_threshold=True)
+    _, full = training.train_lstm(S_train, S_val, config=dataclasses.replace(config, stop_at_threshold=False),
+                                  seed=0)
+    threshold = float(full["val_loss"].iloc[2])  # reached at step 8 at the latest
+    _, stopped = training.train_lstm(S_train, S_val, config=config, seed=0, threshold=threshold)
+    assert stopped["step"].max() <= 8 < full["step"].max()
+    pd.testing.assert_frame_equal(stopped[["step", "val_loss"]],
+                                  full[["step", "val_loss"]].iloc[:len(stopped)])
+
+
+def test_train_lstm_refuses_mismatched_data(data):
+    S_train, S_val, _ = data
+    with pytest.raises(ParameterError, match="mel bands"):
+        training.train_lstm(S_train, S_val[:, :5], config=TINY, seed=0)
+    with pytest.raises(ParameterError, match="LSTMConfig"):
+        training.train_lstm(S_train, S_val, config={"units": 3}, seed=0)
+    with pytest.raises(ParameterError, match="NaN"):
+        training.train_lstm(S_train * np.nan, S_val, config=TINY, seed=0)
+
+
+# --------------------------------------------------------------------------------------------
+# Time to threshold and statistics
+# --------------------------------------------------------------------------------------------
+HISTORY = pd.DataFrame({"phase": ["pretrain"] + ["train"] * 4, "step": [3, 0, 10, 20, 30],
+                        "epoch": [1.0, 0.0, 1.0, 2.0, 3.0], "seconds": [0.1, 0.0, 1.0, 2.0, 3.0],
+                        "loss": [np.nan] * 5, "val_loss": [0.001, 0.5, 0.2, 0.1, 0.05]})
+
+
+@pytest.mark.parametrize("threshold, steps, censored", [(0.2, 10, False), (0.15, 20, False), (0.05, 30, False),
+                                                        (0.5, 0, False), (0.01, 40, True)])
+def test_time_to_threshold(threshold, steps, censored):
+    out = training.time_to_threshold(HISTORY, threshold=threshold, max_steps=40)
+    assert out["steps_to_threshold"] == steps and out["censored"] is censored
+    if censored:  # lower bounds: the budget, and the last evaluation's epochs and seconds
+        assert out["epochs_to_threshold"] == 3.0 and out["seconds_to_threshold"] == 3.0
+    else:
+        assert out["seconds_to_threshold"] == steps / 10
+
+
+def results_table(steps: dict[str, list[int]], budget: int = 100) -> pd.DataFrame:
+    rows = [{"condition": c, "seed": i, "steps_to_threshold": min(v, budget), "censored": v >= budget}
+            for c, values in steps.items() for i, v in enumerate(values)]
+    return pd.DataFrame(rows)
+
+
+def test_summarise_counts_censored_runs_and_gives_intervals():
+    table = training.summarise(results_table({"none": [50, 60, 70, 100, 120], "it": [20, 30, 40, 30, 30]}))
+    assert list(table["condition"]) == ["none", "it"]  # CONDITIONS order
+    none = table.iloc[0]
+    assert none["n_runs"] == 5 and none["n_censored"] == 2 and none["mean"] == 76
+    assert none["ci_low"] < 76 < none["ci_high"]
+    assert table.iloc[1]["n_censored"] == 0
+
+
+def test_compare_tests_the_claim():
+    results = results_table({"none": [80, 90, 85, 95, 100], "it": [20, 30, 25, 35, 22], "ja": [21, 31, 24, 36, 23]})
+    table = training.compare(results).set_index(["a", "b"])
+    assert list(table.index) == list(training.CLAIM_PAIRS)
+    assert table.loc[("it", "ja"), "p_mannwhitney"] > 0.5
+    assert table.loc[("it", "none"), "p_mannwhitney"] < 0.05
+    assert table.loc[("it", "none"), "p_logrank"] < 0.05
+    assert table.loc[("ja", "none"), "censored_b"] == 1
+
+
+def test_compare_with_identical_values_gives_nan():
+    out = training.compare(results_table({"it": [50, 50], "ja": [50, 50]}), pairs=[("it", "ja")])
+    assert np.isnan(out["p_mannwhitney"].iloc[0])
+
+
+@pytest.mark.parametrize("bad, match", [(pd.DataFrame({"x": [1]}), "lacks column"), ([1, 2], "DataFrame")])
+def test_statistics_refuse_other_tables(bad, match):
+    with pytest.raises(ParameterError, match=match):
+        training.summarise(bad)
+
+
+def test_learning_curves_band_over_seeds():
+    h = pd.concat([HISTORY.assign(condition="none", seed=s, val_loss=HISTORY["val_loss"] + 0.01 * s)
+                   for s in range(3)])
+    curves = training.learning_curves(h)
+    assert list(curves["step"]) == [0, 10, 20, 30] and (curves["n_runs"] == 3).all()
+    np.testing.assert_allclose(curves["mean"], [0.51, 0.21, 0.11, 0.06])
+    assert (curves["ci_low"] < curves["mean"]).all()
+
+
+# --------------------------------------------------------------------------------------------
+# The noise control
+# --------------------------------------------------------------------------------------------
+def test_noise_has_the_speech_spectrum_level_and_length():
+    rng = np.random.default_rng(0)
+    t = np.arange(4000) / 8000
+    speech = [np.sin(2 * np.pi * 300 * t[:n]) * (1 + 0.5 * np.sin(2 * np.pi * 4 * t[:n])) * a
+              + 0.01 * rng.normal(size=n) for n, a in ((4000, 0.5), (3000, 0.1))]
+    noise = training.noise_waveforms(speech, n_clips=4, n_samples=4000, seed=1)
+    assert len(noise) == 4 and all(y.shape == (4000,) and y.dtype == np.float32 for y in noise)
+    assert np.all(noise[1][3000:] == 0) and np.any(noise[1][:3000] != 0)  # the template's length
+    for y, template in zip(noise, speech * 2):
+        n = len(template)
+        assert np.sqrt(np.mean(y[:n] ** 2)) == pytest.approx(np.sqrt(np.mean(template ** 2)), rel=1e-4)
+    spectrum = np.abs(np.fft.rfft(noise[0])) ** 2
+    f = np.fft.rfftfreq(4000, 1 / 8000)
+    assert spectrum[(f > 250) & (f < 350)].sum() / spectrum.sum() > 0.9  # the energy stays near 300 Hz
+    again = training.noise_waveforms(speech, n_clips=4, n_samples=4000, seed=1)
+    assert all(np.array_equal(a, b) for a, b in zip(noise, again))
+
+
+# --------------------------------------------------------------------------------------------
+# The experiment through the store (smoke preset, embedded corpus)
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return Store(tmp_path_factory.mktemp("lstm-store"))
+
+
+@pytest.mark.slow
+def test_experiment_stores_runs_and_reuses_them(store):
+    kwargs = dict(seeds=[0], conditions=["none", "it", "noise"], store=store, n_jobs=1)
+    first = training.lstm_experiment("smoke", **kwargs)
+    assert list(first["condition"]) == ["none", "it", "noise"] and list(first["seed"]) == [0, 0, 0]
+    assert {"steps_to_threshold", "epochs_to_threshold", "seconds_to_threshold", "censored", "threshold",
+            "copy_baseline", "mean_baseline", "train_seconds", "key"} <= set(first.columns)
+    assert (first.loc[first["condition"] == "none", "pretrain_steps"] == 0).all()
+    assert (first.loc[first["condition"] != "none", "pretrain_steps"] > 0).all()
+    assert first["copy_baseline"].nunique() == 1  # the same validation pairs for every condition
+    manifests = {k: (store.root / "lstm" / k / "manifest.json").stat().st_mtime for k in first["key"]}
+    again = training.lstm_experiment("smoke", **kwargs)
+    pd.testing.assert_frame_equal(first, again)
+    assert manifests == {k: (store.root / "lstm" / k / "manifest.json").stat().st_mtime for k in again["key"]}
+    model = training.load_lstm("smoke", condition="it", seed=0, store=store)
+    assert model.count_params() > 0
+    h = training.lstm_histories("smoke", seeds=[0], conditions=["none", "it"], store=store)
+    assert set(h["condition"]) == {"none", "it"} and set(h["phase"]) == {"pretrain", "train"}
+
+
+@pytest.mark.slow
+def test_threshold_changes_without_retraining(store):
+    from langlab.presets import get_preset
+    preset = get_preset("smoke")
+    easy = preset.replace(lstm=dataclasses.replace(preset.lstm, threshold=0.5))
+    base = training.lstm_experiment(preset, seeds=[0], conditions=["none"], store=store, n_jobs=1)
+    moved = training.lstm_experiment(easy, seeds=[0], conditions=["none"], store=store, n_jobs=1)
+    assert list(moved["key"]) == list(base["key"])
+    assert moved["threshold"].iloc[0] > base["threshold"].iloc[0]
+    assert moved["steps_to_threshold"].iloc[0] <= base["steps_to_threshold"].iloc[0]
+
+
+@pytest.mark.slow
+def test_parallel_runs_equal_sequential_ones(store, tmp_path):
+    kwargs = dict(seeds=[1], conditions=["none", "ja"])
+    parallel = training.lstm_experiment("smoke", store=store, n_jobs=2, **kwargs)
+    other = Store(tmp_path / "other")
+    sequential = training.lstm_experiment("smoke", store=other, n_jobs=1, **kwargs)
+    cols = ["condition", "seed", "steps_to_threshold", "censored", "val_loss_final", "best_val_loss", "key"]
+    pd.testing.assert_frame_equal(parallel[cols], sequential[cols])
+
+
+def test_pretrain_spectrograms_refuses_none(store):
+    with pytest.raises(ParameterError, match="no pre-training data"):
+        training.pretrain_spectrograms("smoke", condition="none", store=store)
+
+
+@pytest.mark.parametrize("kwargs, match", [({"seeds": [0, 0]}, "distinct"), ({"conditions": ["fr"]}, "unknown"),
+                                           ({"conditions": "none"}, "sequence"), ({"n_jobs": 0}, "n_jobs")])
+def test_experiment_refuses_bad_arguments(kwargs, match, store):
+    with pytest.raises(ParameterError, match=match):
+        training.lstm_experiment("smoke", store=store, **kwargs)
+
+
+def test_unknown_preset():
+    with pytest.raises(ParameterError, match="unknown preset"):
+        training.lstm_experiment("huge")
