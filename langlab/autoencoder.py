@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from langlab.errors import DataError, ParameterError, check
+from langlab.models import limit_threads, set_seed  # the TensorFlow set-up shared with Chapter 3
 from langlab.store import Store, atomic_save_npy, default_store
 
 #: The pre-training conditions, in the LSTM chapter's order (see :data:`langlab.training.CONDITIONS`).
@@ -44,6 +45,11 @@ STAGE = "autoencoder"
 #: Both pooling steps halve each axis, so the model pads its input to a multiple of this.
 MULTIPLE = 4
 _CODE = ["langlab.autoencoder"]
+#: Momentum of the batch-norm layers' running statistics (Keras' default is 0.99). Short runs
+#: take only some dozens of steps; with 0.99 the running mean and variance that the model uses
+#: at evaluation would still be mostly their initial 0 and 1, and the held-out loss would be
+#: far worse than the training loss for that reason alone.
+BN_MOMENTUM = 0.9
 
 
 def _check_conditions(conditions: Sequence[str]) -> tuple[str, ...]:
@@ -122,12 +128,19 @@ class AutoencoderConfig:
               f"n_jobs must be a positive integer or -1, got {self.n_jobs!r}")
 
 
+    def training_fields(self) -> dict[str, Any]:
+        """The fields one trained run depends on (part of its store key): not the seed list,
+        the conditions or the parallelism, so adding a seed reuses the runs already stored."""
+        skip = {"seeds", "conditions", "threads", "n_jobs"}
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
+
+
 PRESETS = {
     # Tiny, for tests: a few seconds a run.
     "smoke": AutoencoderConfig(filters=(4, 8, 4), latent_dim=16, batch_size=16, epochs=2,
                                seeds=(0, 1)),
     # Sized for Chapter 5 on a 2-core CPU (see the chapter for the timings).
-    "book": AutoencoderConfig(filters=(8, 16, 4), latent_dim=64, batch_size=32, epochs=6,
+    "book": AutoencoderConfig(filters=(8, 16, 4), latent_dim=64, batch_size=8, epochs=4,
                               seeds=(0, 1, 2)),
     # Near the original: 32/64/4 filters on 128 x 216 spectrograms, latent 1 000, batch 300.
     "paper": AutoencoderConfig(filters=(32, 64, 4), latent_dim=1000, batch_size=300, epochs=20,
@@ -141,32 +154,6 @@ PRESETS = {
 def _in_worker() -> bool:
     """True in a pool or cluster worker process (loky, multiprocessing, Dask nanny)."""
     return multiprocessing.parent_process() is not None
-
-
-def limit_threads(threads: int) -> None:
-    """Limit TensorFlow to ``threads`` intra-op threads (and 1 inter-op thread) in this process.
-
-    Works only before TensorFlow runs its first operation; later calls keep the old setting.
-    Used in worker processes so that two parallel runs share 2 cores instead of fighting.
-    """
-    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
-    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # TensorFlow already initialised in this process
-        pass
-
-
-def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow and make TensorFlow's ops deterministic."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-    import tensorflow as tf
-    keras.utils.set_random_seed(int(seed))
-    tf.config.experimental.enable_op_determinism()
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,7 +213,7 @@ def build_autoencoder(*, n_mels: int, n_frames: int, filters: Sequence[int] = (3
     def conv_bn_relu(x, channels, name, transpose=False):
         conv = layers.Conv2DTranspose if transpose else layers.Conv2D
         x = conv(channels, k, padding="same", use_bias=False, name=f"{name}_conv")(x)
-        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
         return layers.ReLU(name=f"{name}_relu")(x)
 
     S_in = keras.Input(shape=(n_mels, n_frames), name="S")
@@ -504,18 +491,6 @@ class AEData:
     keys: tuple[str, ...]
 
 
-def pretrain_lowpass_hz(preset) -> float:
-    """Low-pass cut-off (Hz) of the pre-training clips: the LSTM chapter's, so both models see
-    the same pre-training data."""
-    from langlab import training
-    for owner, name in ((_preset(preset).lstm, "pretrain_lowpass_hz"),
-                        (_preset(preset).lstm, "lowpass_hz"), (training, "PRETRAIN_LOWPASS_HZ")):
-        value = getattr(owner, name, None)
-        if value:
-            return float(value)
-    return 500.0
-
-
 def ae_data(preset, *, condition: str, store=None, data_dir=None) -> AEData:
     """The scaled spectrograms that one (condition, seed) run trains and is probed on.
 
@@ -543,7 +518,8 @@ def ae_data(preset, *, condition: str, store=None, data_dir=None) -> AEData:
 
 
 def _entry(store: Store, config: AutoencoderConfig, condition: str, seed: int, keys: Sequence[str]):
-    return store.entry(STAGE, config={"autoencoder": config, "condition": condition, "seed": int(seed)},
+    return store.entry(STAGE, config={"autoencoder": config.training_fields(), "condition": condition,
+                                      "seed": int(seed)},
                        inputs=list(keys), code=_CODE)
 
 
@@ -613,6 +589,7 @@ def ae_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=Non
     seeds, conditions : sequences, optional
         Default ``preset.autoencoder.seeds`` and ``.conditions``.
     store : Store, optional
+        The artifact store (default: the project's).
     n_jobs : int, optional
         Parallel runs through joblib (default ``preset.autoencoder.n_jobs``); each worker uses
         ``preset.autoencoder.threads`` TensorFlow threads.
@@ -640,11 +617,13 @@ def ae_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=Non
         from joblib import delayed
         threads = None if n_jobs == 1 else config.threads
         if n_jobs == 1:
-            for c, s in _progress(missing, "autoencoder runs"):
-                _train_unit(preset, c, s, store=store, data_dir=data_dir, threads=None)
+            trained = [_train_unit(preset, c, s, store=store, data_dir=data_dir, threads=None)
+                       for c, s in _progress(missing, "autoencoder runs")]
         else:
-            _parallel(n_jobs)(delayed(_train_unit)(preset, c, s, store=store, data_dir=data_dir,
-                                                   threads=threads) for c, s in missing)
+            trained = _parallel(n_jobs)(delayed(_train_unit)(preset, c, s, store=store, data_dir=data_dir,
+                                                             threads=threads) for c, s in missing)
+        # The workers' own keys: the same as ours unless the code changed meanwhile.
+        entries.update({cs: dataclasses.replace(entries[cs], key=key) for cs, key in zip(missing, trained)})
     rows = []
     for (c, s), entry in entries.items():
         check(entry.exists(), f"autoencoder run {c}/seed {s} is missing from {store} after training",
@@ -726,13 +705,76 @@ def probe_clips(preset, *, store=None, data_dir=None):
     return fs, keep
 
 
+def pool_spectrograms(S, *, size: int = MULTIPLE) -> np.ndarray:
+    """Average ``size`` x ``size`` blocks of each spectrogram (zero-padded like the model's input).
+
+    With ``size=4`` this is the grid of the encoder's last convolution: 40 x 188 becomes
+    10 x 47. Returns ``[n, ceil(n_mels / size), ceil(n_frames / size)]`` float32.
+    """
+    S = np.asarray(S, dtype=np.float32)
+    check(S.ndim == 3, f"S must be [n_clips, n_mels, n_frames], got shape {S.shape}")
+    check(isinstance(size, int) and size >= 1, f"size must be a positive integer, got {size!r}")
+    h, w = padded_shape(S.shape[1], S.shape[2], multiple=size)
+    padded = np.zeros((len(S), h, w), dtype=np.float32)
+    padded[:, :S.shape[1], :S.shape[2]] = S
+    return padded.reshape(len(S), h // size, size, w // size, size).mean(axis=(2, 4))
+
+
 def input_representations(S) -> dict[str, np.ndarray]:
-    """No-network baselines of a probe: the whole scaled spectrogram, flattened
-    (``"spectrogram"``, what the autoencoder sees), and per-band mean and standard deviation
-    over time (``"mel_stats"``, :func:`langlab.probing.mel_stats`)."""
+    """No-network baselines of a probe (Chapter 5).
+
+    - ``"spectrogram"``: the scaled spectrogram itself, averaged over 4 x 4 blocks
+      (:func:`pool_spectrograms`, the grid the encoder's last convolution works on) and
+      flattened: what the autoencoder sees, at the resolution its code is made from. (The
+      unpooled spectrogram has 16 times as many numbers; it makes each probe about as many
+      times slower, see the chapter's exercises.)
+    - ``"mel_stats"``: per-band mean and standard deviation over time
+      (:func:`langlab.probing.mel_stats`), Chapter 4's no-network baseline.
+    """
     from langlab import probing
     S = np.asarray(S, dtype=np.float32)
-    return {"spectrogram": S.reshape(len(S), -1), "mel_stats": probing.mel_stats(S)}
+    return {"spectrogram": pool_spectrograms(S).reshape(len(S), -1), "mel_stats": probing.mel_stats(S)}
+
+
+def _probe_unit(preset, condition: str, seed: int, *, store: Store, data_dir, run_key: str | None,
+                threads: int | None) -> pd.DataFrame:
+    """The probe table of one (condition, seed) unit, from the store or computed and stored.
+
+    ``condition`` is a pre-training condition (the trained latents of that run), ``"untrained"``
+    or ``"input"`` (see :func:`ae_probe_experiment`).
+    """
+    from langlab import probing
+    config = preset.autoencoder
+    fs, keep = probe_clips(preset, store=store, data_dir=data_dir)
+    unit = {"probing": preset.probing, "condition": condition, "seed": int(seed)}
+    if condition != INPUT:
+        unit["autoencoder"] = config.training_fields()
+    entry = store.entry("autoencoder-probe", config=unit,
+                        inputs=[fs.key] + ([run_key] if run_key else []),
+                        code=["langlab.autoencoder", "langlab.probing"])
+    if not entry.exists():
+        table = fs.table.reset_index(drop=True).iloc[keep]
+        if condition == INPUT:
+            reps = input_representations(np.asarray(fs.scaled(), dtype=np.float32)[keep])
+        elif condition == UNTRAINED:
+            if threads:
+                limit_threads(threads)
+            S = np.asarray(fs.scaled(), dtype=np.float32)[keep]
+            model = build_for(config, n_mels=S.shape[1], n_frames=S.shape[2], seed=seed)
+            reps = {"latent": encode(model, S)}
+        else:
+            Z, clips = ae_latents(preset, condition=condition, seed=seed, store=store,
+                                  data_dir=data_dir)
+            check(list(clips["path"]) == list(fs.table["path"]),
+                  f"stored latents of {condition}/seed {seed} belong to other probe clips", DataError)
+            reps = {"latent": Z[keep]}
+        result = probing.probe_table(reps, table["locale"].to_numpy(), table["client_id"].to_numpy(),
+                                     config=preset.probing, seed=preset.probing.seed + int(seed))
+        result.insert(0, "seed", int(seed))
+        result.insert(0, "condition", condition)
+        entry.write(lambda folder: result.to_csv(folder / "probes.csv", index=False),
+                    description=f"linear probes of autoencoder {condition}, seed {seed}")
+    return pd.read_csv(entry.path / "probes.csv")  # the same table whether computed or reused
 
 
 def ae_probe_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=None,
@@ -743,62 +785,44 @@ def ae_probe_experiment(preset, *, seeds=None, conditions=None, store=None, n_jo
     config: speaker-grouped cross-validation, linear SVC, control task, majority class,
     shared-speaker splits and the original's RBF ``SVC()``, on the binary (Spanish vs rest)
     and 3-way tasks; a seed's splits and permutations use ``preset.probing.seed + seed``.
+    The probe clips are the ``probe`` role's, balanced per language as the probing config says
+    (:func:`probe_clips`).
 
     Rows (column ``condition``, ``representation``):
 
-    - each pre-training condition, ``"latent"``: the trained encoder's code of the probe clips;
+    - each pre-training condition, ``"latent"``: the trained encoder's code of the probe clips
+      (runs are trained first if they are not stored, see :func:`ae_experiment`);
     - ``"untrained"``, ``"latent"``: the same architecture with its seeded random initial
       weights, never trained;
     - ``"input"``, ``"spectrogram"`` and ``"mel_stats"``: no network at all (see
       :func:`input_representations`), probed with each seed's splits.
 
+    Each (condition, seed) is one store entry, so a rebuild probes nothing, and the units run in
+    parallel through joblib (``n_jobs``, default ``preset.autoencoder.n_jobs``).
+
     Returns
     -------
     pd.DataFrame
         ``condition``, ``seed``, then the columns of :func:`langlab.probing.probe_table`.
-        Cached in the store, keyed by the trained runs and both configs.
     """
-    from langlab import probing
     preset = _preset(preset)
     config = preset.autoencoder
     seeds, conditions = _seeds_conditions(config, seeds, conditions)
     store = default_store(store)
+    n_jobs = config.n_jobs if n_jobs is None else int(n_jobs)
     runs = ae_experiment(preset, seeds=seeds, conditions=conditions, store=store, n_jobs=n_jobs,
                          data_dir=data_dir)
-    fs, keep = probe_clips(preset, store=store, data_dir=data_dir)
-    entry = store.entry("autoencoder-probes",
-                        config={"autoencoder": config, "probing": preset.probing,
-                                "seeds": list(seeds), "conditions": list(conditions)},
-                        inputs=[fs.key, *runs["key"]], code=["langlab.autoencoder", "langlab.probing"])
-    if entry.exists():
-        return pd.read_csv(entry.path / "probes.csv")
-    table = fs.table.reset_index(drop=True).iloc[keep]
-    locales, groups = table["locale"].to_numpy(), table["client_id"].to_numpy()
-    S = np.asarray(fs.scaled(), dtype=np.float32)[keep]
-    probe_jobs = n_jobs if n_jobs is not None else config.n_jobs
-    frames = []
-
-    def run(condition, seed, reps):
-        result = probing.probe_table(reps, locales, groups, config=preset.probing,
-                                     seed=preset.probing.seed + seed, n_jobs=probe_jobs)
-        frames.append(result.assign(condition=condition, seed=seed))
-
-    jobs = ([(c, s) for c in conditions for s in seeds] + [(UNTRAINED, s) for s in seeds]
-            + [(INPUT, s) for s in seeds])
-    inputs = input_representations(S)
-    for condition, seed in _progress(jobs, "autoencoder probes"):
-        if condition == INPUT:
-            run(INPUT, seed, inputs)
-        elif condition == UNTRAINED:
-            model = build_for(config, n_mels=S.shape[1], n_frames=S.shape[2], seed=seed)
-            run(UNTRAINED, seed, {"latent": encode(model, S)})
-        else:
-            Z, clips = ae_latents(preset, condition=condition, seed=seed, store=store, data_dir=data_dir)
-            check(list(clips["path"]) == list(fs.table["path"]),
-                  f"stored latents of {condition}/seed {seed} belong to other probe clips", DataError)
-            run(condition, seed, {"latent": Z[keep]})
-    out = pd.concat(frames, ignore_index=True)
-    out = out[["condition", "seed"] + [c for c in out.columns if c not in ("condition", "seed")]]
-    entry.write(lambda folder: out.to_csv(folder / "probes.csv", index=False),
-                description="linear probes of autoencoder latents and baselines")
-    return pd.read_csv(entry.path / "probes.csv")  # the same table a rebuild reads
+    run_key = {(r.condition, r.seed): r.key for r in runs.itertuples()}
+    probe_clips(preset, store=store, data_dir=data_dir)  # features computed once, here
+    units = ([(c, s, run_key[c, s]) for c in conditions for s in seeds]
+             + [(UNTRAINED, s, None) for s in seeds] + [(INPUT, s, None) for s in seeds])
+    threads = None if n_jobs == 1 else config.threads
+    if n_jobs == 1:
+        tables = [_probe_unit(preset, c, s, store=store, data_dir=data_dir, run_key=k, threads=None)
+                  for c, s, k in _progress(units, "autoencoder probes")]
+    else:
+        from joblib import delayed
+        tables = _parallel(n_jobs)(
+            delayed(_probe_unit)(preset, c, s, store=store, data_dir=data_dir, run_key=k,
+                                 threads=threads) for c, s, k in units)
+    return pd.concat(tables, ignore_index=True)

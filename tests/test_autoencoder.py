@@ -204,3 +204,73 @@ def test_baseline_mse():
     assert got["dataset_mean"] == pytest.approx(np.mean((S_eval - 0.3) ** 2))
     with pytest.raises(ParameterError, match="expected"):
         ae.baseline_mse(S_train, spectrograms(1))
+
+
+@pytest.mark.parametrize("size, expected", [(4, (2, 3, 6)), (2, (2, 5, 12)), (1, (2, 10, 23))])
+def test_pool_spectrograms(size, expected):
+    S = spectrograms(2)
+    pooled = ae.pool_spectrograms(S, size=size)
+    assert pooled.shape == expected and pooled.dtype == np.float32
+    if size == 1:
+        np.testing.assert_array_equal(pooled, S)
+    assert pooled[0, 0, 0] == pytest.approx(S[0, :size, :size].mean())
+
+
+def test_input_representations():
+    reps = ae.input_representations(spectrograms(3))
+    assert reps["spectrogram"].shape == (3, 3 * 6)  # 10 x 23 padded to 12 x 24, pooled 4 x 4
+    assert reps["mel_stats"].shape == (3, 20)
+
+
+# --- the stored experiment on the smoke corpus ----------------------------------------------
+SMOKE_RUNS = {"conditions": ("none", "it"), "seeds": (0,)}
+
+
+@pytest.fixture(scope="module")
+def smoke_runs(smoke_store):
+    pytest.importorskip("langlab.training")
+    return ae.ae_experiment("smoke", store=smoke_store, n_jobs=1, **SMOKE_RUNS)
+
+
+@pytest.mark.slow
+def test_experiment_table(smoke_runs):
+    assert list(smoke_runs[["condition", "seed"]].itertuples(index=False, name=None)) == [
+        ("none", 0), ("it", 0)]
+    row = smoke_runs.set_index("condition")
+    assert row.loc["none", "n_pretrain"] == 0 and row.loc["it", "n_pretrain"] > 0
+    assert row.loc["it", "steps"] > row.loc["none", "steps"]  # pre-training steps count
+    assert (smoke_runs[["loss", "val_loss", "val_loss_start"]] > 0).all().all()
+    assert "train_seconds" in smoke_runs  # wall clock: a column named *seconds*
+
+
+@pytest.mark.slow
+def test_experiment_reuses_the_store(smoke_runs, smoke_store, monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained although the run is stored")
+
+    monkeypatch.setattr(ae, "train_autoencoder", no_training)
+    again = ae.ae_experiment("smoke", store=smoke_store, n_jobs=1, **SMOKE_RUNS)
+    pd.testing.assert_frame_equal(again, smoke_runs)
+    history = ae.ae_history("smoke", store=smoke_store, **SMOKE_RUNS)
+    assert set(history.condition) == {"none", "it"}
+    assert list(history.columns) == ["condition", "seed", "phase", "epoch", "step", "loss", "val_loss"]
+    model = ae.load_autoencoder("smoke", condition="it", seed=0, store=smoke_store)
+    Z, clips = ae.ae_latents("smoke", condition="it", seed=0, store=smoke_store)
+    assert Z.shape == (len(clips), ae.PRESETS["smoke"].latent_dim)
+    fs, _ = ae.probe_clips("smoke", store=smoke_store)
+    np.testing.assert_allclose(ae.encode(model, fs.scaled()), Z, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"conditions": ["none", "fr"]}, r"unknown pre-training condition\(s\) \['fr'\]"),
+    ({"seeds": [0, 0]}, "seeds must be distinct"),
+    ({"conditions": []}, "at least one pre-training condition"),
+])
+def test_experiment_rejects_bad_arguments(kwargs, match, tmp_home):
+    with pytest.raises(ParameterError, match=match):
+        ae.ae_experiment("smoke", **kwargs)
+
+
+def test_unknown_preset(tmp_home):
+    with pytest.raises(ParameterError, match="unknown preset 'huge'"):
+        ae.ae_experiment("huge")
