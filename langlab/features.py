@@ -79,6 +79,8 @@ CODE = ("langlab.features", "langlab.audio")
 FEATURE_COLUMNS = ("padding_fraction", "silent_fraction", "is_silent", "ref_db", "peak_db")
 #: Largest float32 array (bytes) one STFT batch may create; bounds the memory of a worker.
 _BATCH_BYTES = 16 * 2**20
+#: Clips a worker turns into spectrograms at once (a constant: results must not depend on timing).
+_CLIPS_PER_BATCH = 8
 
 
 def _is_int(value: Any) -> bool:
@@ -422,8 +424,9 @@ def _mel_power(y2d: np.ndarray, *, n_fft: int, hop_length: int, fb: np.ndarray,
             continue
         frames = _frames(y2d[i:i + step], n_fft=n_fft, hop_length=hop_length)[:, :T] * window
         X = fft.rfft(frames, axis=-1)  # [b, T, F] complex64
-        P = np.square(X.real)
-        P += np.square(X.imag)
+        parts = X.view(np.float32)  # real and imaginary parts, interleaved
+        np.square(parts, out=parts)
+        P = parts[..., 0::2] + parts[..., 1::2]  # |X| ** 2
         out[i:i + step, :, :T] = np.swapaxes(P @ fbT, -1, -2)
     return out
 
@@ -481,7 +484,7 @@ def power_to_db(S: np.ndarray, *, ref: str | float = "min", amin: float = 1e-10,
     S = np.asarray(S)
     check(S.ndim >= 2, f"S must be [..., n_mels, n_frames], got shape {S.shape}")
     check(not np.any(S < 0), "S must be a power spectrogram (>= 0); got negative values")
-    log = 10.0 * np.log10(np.maximum(S, amin, dtype=np.float64))
+    log = 10.0 * np.log10(np.maximum(S, np.float32(amin), dtype=np.float32))
     if ref == "min":
         ref_db = log.min(axis=(-2, -1))
     elif ref == "max":
@@ -499,30 +502,46 @@ def power_to_db(S: np.ndarray, *, ref: str | float = "min", amin: float = 1e-10,
 def frame_levels(y: np.ndarray, *, config: FeatureConfig) -> np.ndarray:
     """Level of every spectrogram frame in dB re full scale (Chapter 2, the silence rule).
 
-    The Hann-weighted mean power of the samples under each STFT window (the same centred
-    frames as the spectrogram): a full-scale sine gives about -3 dB, digital silence
-    ``10 log10(amin)``.
+    The mean power of the ``n_fft`` samples centred on each frame (the same frames as the
+    spectrogram; the clip is taken as zero outside): a full-scale sine gives about -3 dB,
+    digital silence ``10 log10(amin)``.
 
     Parameters
     ----------
     y : np.ndarray [shape=(..., n)]
+        Waveform(s) at ``config.sr``.
+    config : FeatureConfig
+        Its ``n_fft``, ``hop_length`` and ``amin``.
 
     Returns
     -------
     levels_db : np.ndarray [shape=(..., 1 + n // hop_length)] float32
     """
     y = check_audio(y)
-    w = _hann(config.n_fft)
-    lead = y.shape[:-1]
-    y2d = y.reshape(-1, y.shape[-1])
-    n_frames = 1 + y.shape[-1] // config.hop_length
-    out = np.empty((y2d.shape[0], n_frames), dtype=np.float32)
-    step = _rows_per_batch(n_frames, config.n_fft)
-    for i in range(0, y2d.shape[0], step):
-        frames = _frames(y2d[i:i + step], n_fft=config.n_fft, hop_length=config.hop_length)
-        power = np.square(frames) @ (w / w.sum())
-        out[i:i + step] = 10.0 * np.log10(np.maximum(power, config.amin))
-    return out.reshape(*lead, n_frames)
+    return _frame_levels(y.reshape(-1, y.shape[-1]), config).reshape(*y.shape[:-1], -1)
+
+
+def _frame_levels(y2d: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    b, n = y2d.shape
+    hop, half = config.hop_length, config.n_fft // 2
+    n_frames = 1 + n // hop
+    t = np.arange(n_frames)
+    if config.n_fft % (2 * hop) == 0:  # windows are whole hop-sized blocks: sum blocks, then windows
+        k = half // hop
+        n_blocks = -(-n // hop)
+        sq = np.zeros((b, n_blocks * hop), dtype=np.float32)
+        np.square(y2d, out=sq[:, :n])
+        blocks = sq.reshape(b, n_blocks, hop).sum(axis=2, dtype=np.float64)
+        cum = np.zeros((b, n_blocks + 1))
+        np.cumsum(blocks, axis=1, out=cum[:, 1:])
+        energy = cum[:, np.minimum(t + k, n_blocks)] - cum[:, np.maximum(t - k, 0)]
+    else:
+        cum = np.zeros((b, n + 1))
+        np.cumsum(np.square(y2d, dtype=np.float64), axis=1, out=cum[:, 1:])
+        centres = t * hop
+        energy = cum[:, np.clip(centres - half + config.n_fft, 0, n)] - cum[:, np.clip(centres - half, 0, n)]
+    power = np.maximum(energy / config.n_fft, config.amin)
+    return (10.0 * np.log10(power)).astype(np.float32)
 
 
 def silence(levels_db: np.ndarray, *, n_real: int | np.ndarray | None = None,
@@ -574,6 +593,32 @@ def _tail_samples(sos: np.ndarray, *, tol: float = 1e-15) -> int:
     return int(math.ceil(math.log(tol) / math.log(radius))) + 64
 
 
+@functools.lru_cache(maxsize=16)
+def _sosfiltfilt_setup(sos_bytes: bytes, n_sections: int) -> tuple[np.ndarray, np.ndarray, int]:
+    from scipy import signal
+
+    sos = np.frombuffer(sos_bytes, dtype=np.float64).reshape(n_sections, 6).copy()
+    zi = signal.sosfilt_zi(sos)  # [n_sections, 2], the costly part of scipy's sosfiltfilt
+    # scipy's default edge padding for sosfiltfilt
+    padlen = 3 * (2 * n_sections + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum())))
+    return sos, zi, padlen
+
+
+def _sosfiltfilt(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``scipy.signal.sosfiltfilt(sos, x, axis=-1)`` for ``x`` [b, n] (same padding and initial
+    conditions, same result), with the filter's steady state computed once, not per call."""
+    from scipy import signal
+
+    sos, zi, padlen = _sosfiltfilt_setup(np.ascontiguousarray(sos, dtype=np.float64).tobytes(), len(sos))
+    x = np.asarray(x, dtype=np.float64)
+    ext = np.concatenate([2 * x[:, :1] - x[:, padlen:0:-1], x, 2 * x[:, -1:] - x[:, -2:-padlen - 2:-1]], axis=1)
+    z0 = zi[:, None, :] * ext[None, :, :1]  # [n_sections, b, 2]
+    fwd, _ = signal.sosfilt(sos, ext, axis=-1, zi=z0)
+    back = fwd[:, ::-1]
+    bwd, _ = signal.sosfilt(sos, back, axis=-1, zi=zi[:, None, :] * back[None, :, :1])
+    return bwd[:, ::-1][:, padlen:-padlen]
+
+
 def _lowpass_rows(Y: np.ndarray, n_nonzero: np.ndarray, sos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``sosfiltfilt`` of each row of ``Y`` [b, n] whose samples from ``n_nonzero`` on are zero.
 
@@ -582,18 +627,16 @@ def _lowpass_rows(Y: np.ndarray, n_nonzero: np.ndarray, sos: np.ndarray) -> tupl
     rest stays exactly zero. Same result as filtering whole rows, minus the work on padding.
     Returns the filtered rows (float32) and their new non-zero lengths.
     """
-    from scipy import signal
-
     b, n = Y.shape
+    padlen = _sosfiltfilt_setup(np.ascontiguousarray(sos, dtype=np.float64).tobytes(), len(sos))[2]
     ends = np.minimum(n_nonzero + _tail_samples(sos), n)
-    padlen = 3 * (2 * len(sos) + 1)
-    ends = np.where(ends <= padlen, n, ends)  # too short for sosfiltfilt's edge padding
-    if np.all(ends == n):
-        return signal.sosfiltfilt(sos, Y, axis=-1).astype(np.float32), ends
-    out = np.zeros_like(Y, dtype=np.float32)
-    for end in np.unique(ends):
-        rows = np.flatnonzero(ends == end)
-        out[rows, :end] = signal.sosfiltfilt(sos, Y[rows, :end], axis=-1)
+    ends = np.where(ends <= padlen + 1, n, ends)  # too short for sosfiltfilt's edge padding
+    out = np.zeros((b, n), dtype=np.float32)
+    full = np.flatnonzero(ends == n)
+    if len(full):
+        out[full] = _sosfiltfilt(sos, Y[full])
+    for i in np.flatnonzero(ends < n):
+        out[i, :ends[i]] = _sosfiltfilt(sos, Y[i:i + 1, :ends[i]])[0]
     return out, ends
 
 
@@ -629,7 +672,7 @@ def waveform_features(y: np.ndarray, *, config: FeatureConfig, n_real: int | Seq
     n = Y.shape[1]
     n_real = np.full(len(Y), n) if n_real is None else np.broadcast_to(np.asarray(n_real), (len(Y),))
     check(bool(np.all((n_real >= 0) & (n_real <= n))), f"n_real must be between 0 and {n}, got {n_real}")
-    levels = frame_levels(Y, config=config)
+    levels = _frame_levels(Y, config)
     _, fraction, is_silent = silence(levels, n_real=n_real, config=config)
     # Samples after n_real are zero padding (unless they are not: then use the whole row).
     n_nonzero = np.array([r if not np.any(row[r:]) else n for row, r in zip(Y, n_real)], dtype=np.int64)
@@ -853,8 +896,15 @@ def _extract_shard(paths: Sequence[str], config: FeatureConfig, fb: np.ndarray, 
     if ys:
         from threadpoolctl import threadpool_limits
 
+        S_db = np.empty((len(ys), config.n_mels, config.n_frames), dtype=np.float32)
+        infos = []
         with threadpool_limits(limits=1):  # one BLAS thread: the same bits whatever the worker count
-            S_db, info = waveform_features(np.stack(ys), config=config, n_real=n_real, _fb=fb, _sos=sos)
+            for j in range(0, len(ys), _CLIPS_PER_BATCH):  # small batches: arrays stay small, memory is reused
+                S_db[j:j + _CLIPS_PER_BATCH], part = waveform_features(
+                    np.stack(ys[j:j + _CLIPS_PER_BATCH]), config=config, n_real=n_real[j:j + _CLIPS_PER_BATCH],
+                    _fb=fb, _sos=sos)
+                infos.append(part)
+        info = pd.concat(infos, ignore_index=True)
     else:
         S_db = np.zeros((0, config.n_mels, config.n_frames), dtype=np.float32)
         info = pd.DataFrame({c: [] for c in FEATURE_COLUMNS})
@@ -1254,6 +1304,13 @@ def _cli_features(args: argparse.Namespace) -> int:
     for row in silent.itertuples():
         print(f"  silent: {row.path} ({100 * row.silent_fraction:.0f} % silent frames, "
               f"{100 * row.padding_fraction:.0f} % padding)")
+    upstream = m.get("upstream_skipped") or []
+    if upstream:
+        print(f"{len(upstream)} file(s) the corpus reader could not use:")
+        for row in upstream:
+            print(f"  skipped: {row['path']}: {row['reason']}")
+    if len(fs.skipped):
+        print(f"{len(fs.skipped)} clip(s) that could not be turned into spectrograms:")
     for row in fs.skipped.itertuples():
         print(f"  skipped: {row.path}: {row.reason}")
     if args.out:

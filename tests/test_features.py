@@ -452,6 +452,11 @@ def run_cli(*args, env=None):
 
 @pytest.mark.slow
 def test_cli_features(smoke_store, tmp_path):
+    import shutil
+
+    from langlab import synth
+    from langlab.presets import get_preset
+
     out = tmp_path / "out"
     done = run_cli("features", "--preset", "smoke", "--store", str(smoke_store.root), "--out", str(out), "--quiet")
     assert done.returncode == 0, done.stderr
@@ -460,6 +465,20 @@ def test_cli_features(smoke_store, tmp_path):
     table = pd.read_csv(out / "table.csv")
     assert S.shape[0] == len(table) and Path(table["path"][0]).is_absolute()
     assert json.loads((out / "manifest.json").read_text())["stage"] == "features"
+    # a "real" folder with two broken clips: both reported by file name, the rest computed
+    release = tmp_path / "cv"
+    shutil.copytree(synth.embedded_corpus(get_preset("smoke").synth, store=smoke_store), release)
+    names = pd.read_csv(release / "es" / "validated.tsv", sep="\t")["path"].tolist()
+    (release / "es" / "clips" / names[0]).write_bytes(b"")
+    nan = speechlike(48000, 1.0)
+    nan[10] = np.nan
+    sf.write(release / "es" / "clips" / names[1], nan, 48000, subtype="FLOAT", format="WAV")
+    done = run_cli("features", str(release), "--preset", "smoke", "--lowpass", "500", "--store",
+                   str(smoke_store.root), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert "(low-passed at 500 Hz)" in done.stdout
+    assert f"{names[0]}: empty file" in done.stdout
+    assert f"{names[1]}: " in done.stdout and "non-finite" in done.stdout
 
 
 def test_cli_bad_input(tmp_path):
