@@ -214,11 +214,16 @@ class Browser:
         """Full-page PNG (cut at ``max_height`` px); returns its (width, height)."""
         height = int(self.evaluate("document.documentElement.scrollHeight") or 900)
         height = max(300, min(height, max_height))
+        # A viewport as tall as the page: no scrolling, no sticky headers drawn twice.
         self.send("Emulation.setDeviceMetricsOverride", session=self.session, width=width,
-                  height=900, deviceScaleFactor=1, mobile=False)
-        data = self.send("Page.captureScreenshot", session=self.session, format="png",
-                         captureBeyondViewport=True,
-                         clip={"x": 0, "y": 0, "width": width, "height": height, "scale": 1})
+                  height=height, deviceScaleFactor=1, mobile=False)
+        try:
+            self.evaluate("new Promise(done => requestAnimationFrame(() => "
+                          "requestAnimationFrame(done)))")
+            data = self.send("Page.captureScreenshot", session=self.session, format="png",
+                             clip={"x": 0, "y": 0, "width": width, "height": height, "scale": 1})
+        finally:
+            self.send("Emulation.clearDeviceMetricsOverride", session=self.session)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data["data"]))
         return width, height
