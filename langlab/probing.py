@@ -17,7 +17,8 @@ hidden and cell states) and the autoencoder chapter (its latent code) use the sa
 The permutation test and speakers. :func:`sklearn.model_selection.permutation_test_score` with
 ``groups`` shuffles labels only *within* each group. In the embedded corpus every speaker speaks
 every language, and that is the right null ("language is not readable beyond what a speaker's
-clips share"); it is what :func:`probe` uses there. In Common Voice each speaker records one
+clips share"); :func:`probe` shuffles the same way there (in its own loop, which reuses each
+fold's standardisation and is several times faster). In Common Voice each speaker records one
 language: shuffling within speakers then changes no label and every p-value is exactly 1, so
 whole speakers swap labels instead (:func:`permute_labels`).
 """
@@ -279,53 +280,69 @@ def original_probe(*, seed: int = 0):
     return SVC(random_state=seed)
 
 
-def _cv_scores(estimator, X, y, splits) -> tuple[float, float]:
-    """Accuracy and balanced accuracy, each averaged over the test folds of ``splits``."""
+def _folds(X, splits, *, scale: bool) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """``(X_train, X_test, train, test)`` per fold; with ``scale``, standardised with the
+    training fold's mean and standard deviation (as the pipeline's ``StandardScaler`` does;
+    labels play no part, so permutations reuse the scaled folds)."""
+    folds = []
+    for train, test in splits:
+        X_train, X_test = X[train].astype(np.float64), X[test].astype(np.float64)
+        if scale:
+            mean, std = X_train.mean(axis=0), X_train.std(axis=0)
+            std[std == 0] = 1.0
+            X_train, X_test = (X_train - mean) / std, (X_test - mean) / std
+        folds.append((X_train, X_test, train, test))
+    return folds
+
+
+def balanced_accuracy(y_true, y_pred) -> float:
+    """Mean recall over the classes present in ``y_true`` (as
+    :func:`sklearn.metrics.balanced_accuracy_score`, without its input checks, which cost as much
+    as fitting a probe)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    return float(np.mean([np.mean(y_pred[y_true == k] == k) for k in np.unique(y_true)]))
+
+
+def _cv_scores(estimator, folds, y) -> tuple[float, float]:
+    """Accuracy and balanced accuracy, each averaged over the test folds."""
     from sklearn.base import clone
-    from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
     accuracy, balanced = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning of hard, permuted label sets
-        for train, test in splits:
-            pred = clone(estimator).fit(X[train], y[train]).predict(X[test])
-            accuracy.append(accuracy_score(y[test], pred))
-            balanced.append(balanced_accuracy_score(y[test], pred))
+        for X_train, X_test, train, test in folds:
+            pred = clone(estimator).fit(X_train, y[train]).predict(X_test)
+            accuracy.append(np.mean(pred == y[test]))
+            balanced.append(balanced_accuracy(y[test], pred))
     return float(np.mean(accuracy)), float(np.mean(balanced))
 
 
-def _permuted_score(estimator, X, y, groups, splits, seed) -> float:
-    y_perm = permute_labels(y, groups, rng=np.random.default_rng(seed))
-    return _cv_scores(estimator, X, y_perm, splits)[1]
+def _null_scores(estimator, folds, y, groups, seeds) -> list[float]:
+    return [_cv_scores(estimator, folds, permute_labels(y, groups, rng=np.random.default_rng(s)))[1]
+            for s in seeds]
 
 
-def _permutation_p_value(estimator, X, y, groups, splits, *, observed: float, n_permutations: int,
+def _permutation_p_value(estimator, folds, y, groups, *, observed: float, n_permutations: int,
                          seed: int, n_jobs: int | None) -> float:
     """p-value of the balanced accuracy ``observed`` under speaker-respecting label permutations
     (Ojala and Garriga 2010): ``(1 + #{null >= observed}) / (1 + n_permutations)``.
 
-    When speakers speak several languages (the embedded corpus), labels are shuffled within each
-    speaker by :func:`sklearn.model_selection.permutation_test_score` with ``groups``; when each
-    speaker has one label (Common Voice), whole speakers swap labels (:func:`permute_labels`),
-    because scikit-learn's within-group shuffle would change nothing there.
+    The splits stay fixed and the probe is refitted on every permuted label set. Labels are
+    shuffled within each speaker, as :func:`sklearn.model_selection.permutation_test_score`
+    does with ``groups``, when speakers speak several languages (the embedded corpus); whole
+    speakers swap labels when each speaker has one (Common Voice), see :func:`permute_labels`.
     """
-    if not labels_constant_within_groups(y, groups):
-        from sklearn.model_selection import permutation_test_score
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            score, _, p_value = permutation_test_score(
-                estimator, X, y, groups=groups, cv=splits, n_permutations=n_permutations,
-                scoring="balanced_accuracy", random_state=seed, n_jobs=n_jobs)
-        check(np.isclose(score, observed), f"internal: permutation_test_score scored {score}, "
-              f"the probe {observed}")
-        return float(p_value)
     from joblib import Parallel, delayed
 
-    seeds = np.random.SeedSequence([seed, 7919]).generate_state(n_permutations)
-    null = Parallel(n_jobs=n_jobs)(
-        delayed(_permuted_score)(estimator, X, y, groups, splits, int(s)) for s in seeds)
-    return float((np.sum(np.asarray(null) >= observed) + 1) / (n_permutations + 1))
+    seeds = [int(s) for s in np.random.SeedSequence([seed, 7919]).generate_state(n_permutations)]
+    if n_jobs in (None, 1):
+        null = _null_scores(estimator, folds, y, groups, seeds)
+    else:
+        chunks = [c for c in np.array_split(seeds, max(1, abs(n_jobs) * 2)) if len(c)]
+        parts = Parallel(n_jobs=n_jobs)(
+            delayed(_null_scores)(estimator, folds, y, groups, [int(s) for s in c]) for c in chunks)
+        null = [v for part in parts for v in part]
+    return float((np.sum(np.asarray(null) >= observed - 1e-12) + 1) / (n_permutations + 1))
 
 
 def probe(X, y, groups, *, config: ProbeConfig, estimator: str = "linear", split: str = "grouped",
@@ -375,7 +392,10 @@ def probe(X, y, groups, *, config: ProbeConfig, estimator: str = "linear", split
     n_permutations = config.n_permutations if n_permutations is None else n_permutations
     check(isinstance(n_permutations, int) and n_permutations >= 0,
           f"n_permutations must be an integer >= 0, got {n_permutations!r}")
-    estimators = {"linear": lambda: linear_probe(config=config, seed=seed),
+    from sklearn.svm import LinearSVC
+
+    estimators = {"linear": lambda: LinearSVC(C=config.C, max_iter=config.max_iter,
+                                              random_state=seed),
                   "majority": lambda: DummyClassifier(strategy="most_frequent"),
                   "original_rbf": lambda: original_probe(seed=seed)}
     check(estimator in estimators, f"estimator must be one of {tuple(estimators)}, got {estimator!r}")
@@ -392,10 +412,11 @@ def probe(X, y, groups, *, config: ProbeConfig, estimator: str = "linear", split
     else:
         raise ParameterError(f"split must be 'grouped', 'shared' or 'original', got {split!r}")
     model = estimators[estimator]()
-    accuracy, balanced = _cv_scores(model, X, y, splits)
+    folds = _folds(X, splits, scale=estimator == "linear")  # linear: the linear_probe pipeline
+    accuracy, balanced = _cv_scores(model, folds, y)
     p_value = float("nan")
     if n_permutations:
-        p_value = _permutation_p_value(model, X, y, groups, splits, observed=balanced,
+        p_value = _permutation_p_value(model, folds, y, groups, observed=balanced,
                                        n_permutations=n_permutations, seed=seed, n_jobs=n_jobs)
     counts = np.bincount(y)
     counts = counts[counts > 0]
@@ -449,7 +470,9 @@ def probe_table(representations: Mapping[str, np.ndarray], locales, groups, *, c
     -------
     pd.DataFrame
         One row per (representation, task, probe): ``representation``, ``task``, ``probe``,
-        ``split`` and the fields of :func:`probe`.
+        ``split``, the fields of :func:`probe` and ``note``: empty, or why a probe could not
+        run (e.g. a grouped control task with a single speaker in a class); such rows have NaN
+        scores.
     """
     seed = config.seed if seed is None else seed
     check(len(representations) > 0, "probe_table needs at least one representation")
@@ -466,11 +489,17 @@ def probe_table(representations: Mapping[str, np.ndarray], locales, groups, *, c
                     continue
                 n_perm = (config.n_permutations
                           if name == "linear" and task in config.permutation_tasks else 0)
-                result = probe(X, y if labels == "task" else y_control, groups, config=config,
-                               estimator=estimator, split=split, n_permutations=n_perm,
-                               seed=seed, n_jobs=n_jobs)
+                try:
+                    result = probe(X, y if labels == "task" else y_control, groups,
+                                   config=config, estimator=estimator, split=split,
+                                   n_permutations=n_perm, seed=seed, n_jobs=n_jobs)
+                    note = ""
+                except DataError as exc:  # e.g. too few speakers for a grouped control task
+                    result = {"accuracy": float("nan"), "balanced_accuracy": float("nan"),
+                              "p_value": float("nan")}
+                    note = str(exc)
                 rows.append({"representation": rep, "task": task, "probe": name, "split": split,
-                             **result})
+                             **result, "note": note})
     return pd.DataFrame(rows)
 
 
@@ -562,26 +591,27 @@ def lstm_states(model, S, *, pooled: bool = False, n_frames: int | None = None,
     """
     from langlab import models
 
+    return _read_states(models.state_model(model, sequences=pooled), S, pooled=pooled,
+                        n_frames=n_frames, batch_size=batch_size)
+
+
+def _read_states(reader, S, *, pooled: bool, n_frames: int | None, batch_size: int = 64):
+    """Run a :func:`langlab.models.state_model` view over the clips (compiled ``predict``)."""
     S = np.asarray(S, dtype=np.float32)
     check(S.ndim == 3, f"S must be [n_clips, n_mels, n_frames], got shape {S.shape}")
     if n_frames is not None:
-        check(1 <= n_frames, f"n_frames must be >= 1, got {n_frames}")
+        check(isinstance(n_frames, (int, np.integer)) and n_frames >= 1,
+              f"n_frames must be an integer >= 1, got {n_frames!r}")
         S = S[:, :, :n_frames]
     x = np.ascontiguousarray(np.transpose(S, (0, 2, 1)))  # [n_clips, n_frames, n_mels]
-    states = models.state_model(model, sequences=pooled)
-    out: dict[str, list] = {"h": [], "c": []}
+    outputs = reader.predict(x, batch_size=batch_size, verbose=0)
     if pooled:
-        out["h_pooled"] = []
-    for start in range(0, len(x), batch_size):
-        result = states(x[start:start + batch_size], training=False)
-        if pooled:
-            seq, h, c = result
-            out["h_pooled"].append(np.asarray(seq).mean(axis=1))
-        else:
-            h, c = result
-        out["h"].append(np.asarray(h))
-        out["c"].append(np.asarray(c))
-    return {k: np.concatenate(v).astype(np.float32) for k, v in out.items()}
+        seq, h, c = outputs
+        states = {"h": h, "c": c, "h_pooled": np.asarray(seq).mean(axis=1)}
+    else:
+        h, c = outputs
+        states = {"h": h, "c": c}
+    return {k: np.asarray(v, dtype=np.float32) for k, v in states.items()}
 
 
 def balance_locales(table: pd.DataFrame, *, seed: int) -> np.ndarray:
@@ -616,9 +646,14 @@ def embed_2d(X, *, method: str = "pca", seed: int = 0, perplexity: float = 30.0)
     if method == "tsne":
         from sklearn.manifold import TSNE
 
+        from threadpoolctl import threadpool_limits
+
         perplexity = min(perplexity, (X.shape[0] - 1) / 3)
-        return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
-                    max_iter=1000).fit_transform(Z)
+        # One thread: on a busy 2-core machine OpenMP's spinning threads make Barnes-Hut
+        # t-SNE 10-50 times slower than a single thread.
+        with threadpool_limits(limits=1):
+            return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
+                        max_iter=1000).fit_transform(Z)
     raise ParameterError(f"method must be 'pca' or 'tsne', got {method!r}")
 
 
@@ -656,3 +691,254 @@ def plot_embeddings(representations: Mapping[str, np.ndarray], labels, *,
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 4: the LSTM's states, every pre-training condition and seed
+# --------------------------------------------------------------------------------------------
+#: Store stage of one (condition, seed) unit of :func:`lstm_probe_experiment`.
+STAGE = "lstm_probes"
+#: ``condition`` of the baseline rows: the same architecture with its initial random weights,
+#: and no network at all (mel statistics of the input).
+UNTRAINED = "untrained"
+INPUT = "input"
+#: The representations of a network unit; the permutation test runs on the first two.
+STATE_REPRESENTATIONS = ("h", "c", "h_pooled")
+
+
+def _preset(preset):
+    from langlab.presets import Preset, get_preset
+
+    if isinstance(preset, Preset):
+        return preset
+    check(isinstance(preset, str), f"preset must be a preset name or a Preset, got {preset!r}")
+    return get_preset(preset)
+
+
+def probe_clips(preset, *, store=None, data_dir=None):
+    """The probe clips of ``preset`` (role ``probe``, silent clips excluded, Chapter 1) and the
+    row positions kept by :func:`balance_locales` (all rows when ``preset.probing.balance`` is
+    off).
+
+    Returns
+    -------
+    fs : langlab.features.FeatureSet
+    keep : np.ndarray [shape=(n_kept,), dtype=int]
+    """
+    from langlab import features
+    from langlab.store import default_store
+
+    preset = _preset(preset)
+    fs = features.for_preset(preset, data_dir=data_dir, store=default_store(store)).where(role="probe")
+    table = fs.table.reset_index(drop=True)
+    check(len(table) > 0, "the corpus has no probe clips (role 'probe')", DataError)
+    keep = (balance_locales(table, seed=preset.probing.seed) if preset.probing.balance
+            else np.arange(len(table)))
+    return fs, keep
+
+
+def state_frames(preset, n_frames: int) -> int:
+    """Frames of each probe clip the LSTM hears before its states are read (Chapter 4):
+    ``preset.probing.n_frames`` or, when that is None, the length of the input sequences the
+    LSTM was trained on (``window - shift``); never more than the clip's ``n_frames``."""
+    preset = _preset(preset)
+    wanted = preset.probing.n_frames
+    if wanted is None:
+        lstm = preset.lstm
+        wanted = lstm.window - getattr(lstm, "shift", 1)
+    return int(min(wanted, n_frames))
+
+
+def untrained_lstm(preset, *, seed: int, n_mels: int):
+    """The LSTM of ``preset`` with the initial weights of training seed ``seed``, never trained
+    (every condition's run of that seed starts from these weights)."""
+    from langlab import models, training
+
+    preset = _preset(preset)
+    models.set_seed(int(seed))
+    return training.build_for(preset.lstm, n_mels=n_mels, seed=int(seed))
+
+
+def _unit_entry(store, preset, *, condition: str, seed: int, n_frames: int, inputs):
+    return store.entry(STAGE, config={"probing": preset.probing, "condition": condition,
+                                      "seed": int(seed), "n_frames": int(n_frames)},
+                       inputs=list(inputs), code=["langlab.probing"])
+
+
+def _probe_unit(representations, locales, groups, *, config: ProbeConfig, seed: int,
+                permute: Sequence[str]) -> pd.DataFrame:
+    """probe_table of one unit; representations not in ``permute`` get no permutation test."""
+    parts = []
+    for name, X in representations.items():
+        cfg = config if name in permute else dataclasses.replace(config, n_permutations=0)
+        parts.append(probe_table({name: X}, locales, groups, config=cfg, seed=config.seed + seed))
+    table = pd.concat(parts, ignore_index=True)
+    order = {name: i for i, name in enumerate(representations)}
+    return table.sort_values(["task", "representation"], key=lambda col: col.map(
+        order if col.name == "representation" else {t: i for i, t in enumerate(TASKS)}),
+        kind="stable").reset_index(drop=True)
+
+
+def _plan(preset, *, seeds, conditions, store, data_dir, n_jobs) -> dict[str, Any]:
+    """The units of :func:`lstm_probe_experiment` and their store entries (trains missing runs)."""
+    from langlab import training
+    from langlab.store import code_version, default_store, stable_hash
+
+    store = default_store(store)
+    seeds = tuple(int(s) for s in (preset.lstm.seeds if seeds is None else seeds))
+    conditions = tuple(preset.lstm.conditions if conditions is None else conditions)
+    check(len(seeds) > 0, "seeds must name at least one training seed")
+    fs, keep = probe_clips(preset, store=store, data_dir=data_dir)
+    n_frames = state_frames(preset, fs.config.n_frames)
+    units, run_keys = [], {}
+    if conditions:
+        runs = training.lstm_experiment(preset, seeds=seeds, conditions=conditions, store=store,
+                                        data_dir=data_dir, n_jobs=n_jobs)
+        units += [(row.condition, int(row.seed), [fs.key, row.key]) for row in runs.itertuples()]
+        run_keys = {(row.condition, int(row.seed)): row.key for row in runs.itertuples()}
+    untrained_key = f"untrained-{stable_hash(preset.lstm)}-{code_version('langlab.models')}"
+    units += [(UNTRAINED, s, [fs.key, untrained_key]) for s in seeds]
+    units += [(INPUT, s, [fs.key]) for s in seeds]
+    entries = {(c, s): _unit_entry(store, preset, condition=c, seed=s, n_frames=n_frames, inputs=k)
+               for c, s, k in units}
+    return {"store": store, "fs": fs, "keep": keep, "n_frames": n_frames, "units": units,
+            "entries": entries, "run_keys": run_keys}
+
+
+def _lstm_weights(preset, condition: str, seed: int, *, run_keys, store, n_mels: int) -> list:
+    """Weights of a trained run (read from its store entry) or of the untrained network."""
+    import keras
+
+    from langlab import training
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Keras: the optimizer's state is not restored
+        if condition == UNTRAINED:
+            return untrained_lstm(preset, seed=seed, n_mels=n_mels).get_weights()
+        path = store.root / training.STAGE / run_keys[(condition, seed)] / "model.keras"
+        check(path.exists(), f"trained LSTM {condition}/seed {seed} missing: {path}", DataError)
+        return keras.models.load_model(path).get_weights()
+
+
+def lstm_probe_experiment(preset, *, seeds=None, conditions=None, store=None, data_dir=None,
+                          n_jobs: int | None = None) -> pd.DataFrame:
+    """Probe the LSTM's states for language, every pre-training condition and seed (Chapter 4).
+
+    For each trained run (:func:`langlab.training.lstm_experiment`) the frozen LSTM hears the
+    first :func:`state_frames` frames of every probe clip (:func:`probe_clips`) from zero
+    states; its final hidden state ``h``, final cell state ``c`` and its time-averaged hidden
+    state ``h_pooled`` are probed with :func:`probe_table` (binary and 3-way tasks, all probes
+    and controls; the permutation test on ``h`` and ``c``). Baseline rows:
+
+    - ``condition="untrained"``: the same architecture with the seed's initial weights;
+    - ``condition="input"``, ``representation="mel_stats"``: no network (:func:`mel_stats`).
+
+    Every row of seed ``s`` uses the splits and permutations of seed ``config.seed + s``. Each
+    (condition, seed) unit is a store entry (stage ``lstm_probes``, inputs: the probe features
+    and the trained run), holding its rows and its states, so a rebuild recomputes nothing.
+
+    Parameters
+    ----------
+    preset : str or Preset
+    seeds, conditions : sequences, optional
+        Default ``preset.lstm.seeds`` and ``preset.lstm.conditions``.
+    store : Store, optional
+    data_dir : path, optional
+        A Common Voice download; default the embedded corpus.
+    n_jobs : int, optional
+        Units probed in parallel (joblib; default 1). Missing LSTM runs are trained first,
+        with ``n_jobs`` passed to :func:`langlab.training.lstm_experiment`.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``condition``, ``seed``, then the columns of :func:`probe_table`, plus ``n_frames``.
+    """
+    return _run(preset, seeds=seeds, conditions=conditions, store=store, data_dir=data_dir,
+                n_jobs=n_jobs)[0]
+
+
+def _run(preset, *, seeds, conditions, store, data_dir, n_jobs) -> tuple[pd.DataFrame, dict]:
+    from joblib import Parallel, delayed
+
+    from langlab import training
+
+    preset = _preset(preset)
+    config = preset.probing
+    check(n_jobs is None or n_jobs == -1 or (isinstance(n_jobs, int) and n_jobs >= 1),
+          f"n_jobs must be None, -1 or a positive integer, got {n_jobs!r}")
+    plan = _plan(preset, seeds=seeds, conditions=conditions, store=store, data_dir=data_dir,
+                 n_jobs=n_jobs)
+    fs, keep, n_frames, units, entries = (plan[k] for k in ("fs", "keep", "n_frames", "units",
+                                                            "entries"))
+    store = plan["store"]
+    missing = [cs for cs, e in entries.items() if not e.exists()]
+    if missing:
+        table = fs.table.reset_index(drop=True).iloc[keep]
+        locales = table["locale"].to_numpy()
+        groups = table["client_id"].to_numpy()
+        S = np.asarray(fs.scaled(), dtype=np.float32)[keep]
+        todo = []
+        reader = None
+        for c, s in _progress(missing, "LSTM states"):
+            if c == INPUT:
+                todo.append(((c, s), {"mel_stats": mel_stats(S)}))
+                continue
+            weights = _lstm_weights(preset, c, s, run_keys=plan["run_keys"], store=store,
+                                    n_mels=S.shape[1])
+            if reader is None:  # one compiled view; each network's weights are loaded into it
+                from langlab import models
+
+                template = untrained_lstm(preset, seed=0, n_mels=S.shape[1])
+                reader = models.state_model(template, sequences=True)
+            template.set_weights(weights)
+            todo.append(((c, s), _read_states(reader, S, pooled=True, n_frames=n_frames)))
+        tables = Parallel(n_jobs=n_jobs or 1)(
+            delayed(_probe_unit)(reps, locales, groups, config=config, seed=s,
+                                 permute=("h", "c", "mel_stats"))
+            for (c, s), reps in todo)
+        for ((c, s), reps), result in zip(todo, tables):
+            result.insert(0, "seed", s)
+            result.insert(0, "condition", c)
+            result["n_frames"] = n_frames
+
+            def fill(folder: Path, result=result, reps=reps) -> dict:
+                result.to_csv(folder / "results.csv", index=False)
+                np.savez(folder / "states.npz", **reps)
+                table[["path", "locale", "client_id"]].to_csv(folder / "clips.csv", index=False)
+                return {"condition": c, "seed": s, "n_clips": int(len(table)),
+                        "representations": list(reps)}
+
+            entries[(c, s)].write(fill, description=f"probes of {c!r}, seed {s}")
+    frames = [_read_results(entries[(c, s)].path) for c, s, _ in units]
+    results = pd.concat(frames, ignore_index=True)
+    results["note"] = results["note"].fillna("")
+    return results, plan
+
+
+def probe_states(preset, *, condition: str, seed: int, store=None, data_dir=None,
+                 ) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+    """The stored representations of one unit of :func:`lstm_probe_experiment` (running it for
+    that unit if needed) and its clip table (``path``, ``locale``, ``client_id``), row-aligned.
+    ``condition`` is a pre-training condition, ``"untrained"`` or ``"input"``."""
+    preset = _preset(preset)
+    network = condition not in (UNTRAINED, INPUT)
+    _, plan = _run(preset, seeds=[seed], conditions=[condition] if network else [], store=store,
+                   data_dir=data_dir, n_jobs=None)
+    entry = plan["entries"][(condition, int(seed))]
+    with np.load(entry.path / "states.npz") as data:
+        states = {k: data[k] for k in data.files}
+    return states, pd.read_csv(entry.path / "clips.csv")
+
+
+def _progress(items, desc):
+    import sys
+
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, file=sys.stderr)
+
+
+def _read_results(folder: Path) -> pd.DataFrame:
+    # only empty fields are missing values (a condition called "none" stays a string)
+    return pd.read_csv(folder / "results.csv", keep_default_na=False, na_values=[""])

@@ -183,6 +183,23 @@ def test_probe_finds_language_and_not_noise():
     assert found == probing.probe(X, y, groups, config=cfg)  # seeded: same numbers
 
 
+def test_probe_equals_the_pipeline_and_sklearn_metrics():
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.model_selection import cross_val_score
+
+    X, locales, groups = synthetic(language=0.5)
+    y, _ = probing.task_labels(locales, task="3way")
+    result = probing.probe(X, y, groups, config=FAST, seed=3)
+    splits = probing.grouped_splits(y, groups, n_splits=FAST.n_splits, seed=3)
+    pipeline = probing.linear_probe(config=FAST, seed=3)
+    for scoring, key in [("accuracy", "accuracy"), ("balanced_accuracy", "balanced_accuracy")]:
+        expected = cross_val_score(pipeline, X, y, cv=splits, scoring=scoring).mean()
+        assert result[key] == pytest.approx(expected, abs=1e-9)
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 3, 50), rng.integers(0, 3, 50)
+    assert probing.balanced_accuracy(a, b) == pytest.approx(balanced_accuracy_score(a, b))
+
+
 def test_majority_probe():
     X, locales, groups = synthetic()
     for task, accuracy in [("binary", 2 / 3)]:
@@ -273,3 +290,51 @@ def test_plot_embeddings():
     fig = probing.plot_embeddings({"h": X, "c": X[:, ::-1]}, locales, perplexity=10)
     assert len(fig.axes) == 4
     plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# Chapter 4's experiment on the smoke preset (trains one tiny LSTM)
+# --------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_lstm_probe_experiment_smoke(smoke_store, monkeypatch):
+    from langlab import training
+    from langlab.presets import get_preset
+
+    preset = get_preset("smoke")
+    results = probing.lstm_probe_experiment(preset, conditions=["none"], seeds=[0],
+                                            store=smoke_store)
+    assert set(results["condition"]) == {"none", probing.UNTRAINED, probing.INPUT}
+    assert set(results["representation"]) == {"h", "c", "h_pooled", "mel_stats"}
+    assert set(results["task"]) == set(probing.TASKS)
+    tested = results[results["p_value"].notna()]
+    assert set(tested["representation"]) <= {"h", "c", "mel_stats"}
+    assert set(tested["probe"]) == {"linear"} and set(tested["task"]) == {"binary"}
+    ok = results[results["note"] == ""]
+    assert ok["balanced_accuracy"].between(0, 1).all()
+    assert (ok["n_frames"] == probing.state_frames(preset, preset.features.n_frames)).all()
+    # a second call finds every unit in the store and recomputes nothing
+    monkeypatch.setattr(probing, "_probe_unit", lambda *a, **k: pytest.fail("recomputed"))
+    again = probing.lstm_probe_experiment(preset, conditions=["none"], seeds=[0],
+                                          store=smoke_store)
+    pd.testing.assert_frame_equal(results, again)
+    # the stored states are the LSTM's final states of the balanced probe clips
+    states, clips = probing.probe_states(preset, condition="none", seed=0, store=smoke_store)
+    fs, keep = probing.probe_clips(preset, store=smoke_store)
+    assert clips["locale"].value_counts().nunique() == 1  # balanced
+    model = training.load_lstm(preset, condition="none", seed=0, store=smoke_store)
+    expected = probing.lstm_states(model, fs.scaled()[keep], pooled=True,
+                                   n_frames=probing.state_frames(preset, fs.config.n_frames))
+    for name in ("h", "c", "h_pooled"):
+        np.testing.assert_allclose(states[name], expected[name], atol=1e-6)
+    assert states["h"].shape == (len(clips), preset.lstm.units)
+
+
+def test_state_frames_default_to_the_training_window():
+    from langlab.presets import get_preset
+
+    preset = get_preset("book")
+    window = preset.lstm.window - preset.lstm.shift
+    assert probing.state_frames(preset, 1000) == window
+    assert probing.state_frames(preset, 10) == 10
+    fixed = preset.replace(probing=probing.ProbeConfig(n_frames=7))
+    assert probing.state_frames(fixed, 1000) == 7
