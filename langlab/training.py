@@ -25,6 +25,7 @@ TensorFlow is imported only inside functions, so ``import langlab.training`` sta
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import multiprocessing
 import sys
 import time
@@ -317,6 +318,12 @@ def _mse(model, x: np.ndarray, y: np.ndarray, *, batch_size: int = 256) -> float
     return total / y.size
 
 
+def _batch_stream(n: int, batch_size: int, rng: np.random.Generator):
+    """Index arrays of epoch after epoch (:func:`_epoch_batches`), without end."""
+    while True:
+        yield from _epoch_batches(n, batch_size, rng)
+
+
 def _epoch_batches(n: int, batch_size: int, rng: np.random.Generator):
     """Index arrays of one epoch: a fresh permutation cut into full batches (a ragged last batch
     would make TensorFlow trace the training step again)."""
@@ -367,7 +374,8 @@ def train_lstm(S_train, S_val, *, config: LSTMConfig, seed: int, S_pretrain=None
     S_val = _check_S(S_val, "S_val", n_mels=n_mels)
     x_train, y_train = pairs(S_train, config=config, n_valid=n_valid_train)
     x_val, y_val = pairs(S_val, config=config)
-    model = build_for(config, n_mels=n_mels, seed=seed)
+    fresh = build_for(config, n_mels=n_mels, seed=seed)
+    model = _warm_model(fresh, config, batch=(min(config.batch_size, len(x_train)), *x_train.shape[1:]))
     # One generator per phase, so that a seed's Spanish batch order is the same in every
     # condition: runs of one seed differ only in what they heard before.
     pretrain_rng, train_rng = (np.random.default_rng([int(seed), phase]) for phase in (1, 2))
@@ -394,27 +402,60 @@ def train_lstm(S_train, S_val, *, config: LSTMConfig, seed: int, S_pretrain=None
 
     per_epoch = max(1, len(x_train) // min(config.batch_size, len(x_train)))
     row("train", 0, per_epoch, 0.0, [])
-    step, seconds, losses = 0, 0.0, []
+    seconds, losses = 0.0, []
     bar = _bar(config.max_steps, "LSTM steps") if progress else None
-    while step < config.max_steps:
-        for idx in _epoch_batches(len(x_train), config.batch_size, train_rng):
-            started = time.perf_counter()
-            losses.append(float(model.train_on_batch(x_train[idx], y_train[idx])))
-            seconds += time.perf_counter() - started
-            step += 1
-            if bar is not None:
-                bar.update(1)
-            if step % config.eval_every == 0 or step == config.max_steps:
-                row("train", step, per_epoch, seconds, losses)
-                losses = []
-                if (config.stop_at_threshold and threshold is not None
-                        and rows[-1]["val_loss"] <= threshold):
-                    step = config.max_steps  # stop here
-            if step >= config.max_steps:
+    batches = itertools.islice(_batch_stream(len(x_train), config.batch_size, train_rng), config.max_steps)
+    for step, idx in enumerate(batches, start=1):
+        started = time.perf_counter()
+        losses.append(float(model.train_on_batch(x_train[idx], y_train[idx])))
+        seconds += time.perf_counter() - started
+        if bar is not None:
+            bar.update(1)
+        if step % config.eval_every == 0 or step == config.max_steps:
+            row("train", step, per_epoch, seconds, losses)
+            losses = []
+            if config.stop_at_threshold and threshold is not None and rows[-1]["val_loss"] <= threshold:
                 break
     if bar is not None:
         bar.close()
-    return model, pd.DataFrame(rows)
+    # The caller's own copy of the trained weights and optimizer state.
+    fresh.set_weights(model.get_weights())
+    fresh.optimizer.build(fresh.trainable_variables)
+    for mine, warm in zip(fresh.optimizer.variables, model.optimizer.variables):
+        mine.assign(warm)
+    return fresh, pd.DataFrame(rows)
+
+
+#: The model of the previous run in this process, whose traced training step the next run of
+#: the same architecture reuses (see :func:`_warm_model`). At most one entry.
+_WARM: dict[tuple, Any] = {}
+
+
+def _warm_model(fresh, config: LSTMConfig, *, batch: tuple[int, ...]):
+    """A compiled model with the seeded initial weights of ``fresh`` whose training step is
+    already traced, so that no run's clock includes TensorFlow's tracing (a second or two,
+    which would otherwise land in the first phase of each run: Spanish training for ``none``,
+    pre-training for the others).
+
+    The first call in a process traces a spare model with one step on zeros; every call then
+    resets it to ``fresh``'s weights and a zeroed Adam state (step count 0). Training it equals
+    training ``fresh`` itself (a test checks it); later runs of the same architecture in the
+    same process (a joblib worker) reuse it.
+    """
+    key = (tuple(fresh.input_shape), config.units, config.learning_rate, config.decay_steps,
+           config.decay_rate, tuple(batch))
+    model = _WARM.get(key)
+    if model is None:
+        _WARM.clear()
+        model = build_for(config, n_mels=batch[-1])
+        zeros = np.zeros(batch, dtype=np.float32)
+        model.train_on_batch(zeros, zeros)
+        model.predict_on_batch(zeros)
+        _WARM[key] = model
+    model.set_weights(fresh.get_weights())
+    for variable in model.optimizer.variables:
+        variable.assign(np.zeros(variable.shape, dtype=variable.dtype))
+    return model
 
 
 def time_to_threshold(history: pd.DataFrame, *, threshold: float, max_steps: int) -> dict[str, Any]:
@@ -713,20 +754,6 @@ def _progress(items, desc):
     return tqdm(items, desc=desc, file=sys.stderr)
 
 
-def _stored_entry(preset, condition: str, seed: int, *, store, data_dir, train: bool = True):
-    preset = _preset(preset)
-    _check_conditions([condition])
-    _check_seeds([seed])
-    store = default_store(store)
-    entry = _entry(store, preset.lstm, condition, seed,
-                   _data_keys(preset, condition, store=store, data_dir=data_dir))
-    if not entry.exists():
-        check(train, f"LSTM run {condition}/seed {seed} is not in {store}", DataError)
-        _train_unit(preset, condition, int(seed), store=store, data_dir=data_dir,
-                    threads=preset.lstm.threads if _in_worker() else None)
-    return entry
-
-
 def lstm_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=None,
                     data_dir=None) -> pd.DataFrame:
     """Train (or load from the store) the next-frame LSTM for every condition and seed (Chapter 3).
@@ -790,26 +817,70 @@ def _result_row(entry, config: LSTMConfig) -> dict[str, Any]:
             "max_steps": config.max_steps, **{k: m[k] for k in RUN_FIELDS}, "key": entry.key}
 
 
+def retime(results: pd.DataFrame, histories: pd.DataFrame, *, threshold: float) -> pd.DataFrame:
+    """:func:`lstm_experiment`'s table with the time to another threshold, without training.
+
+    Parameters
+    ----------
+    results : pd.DataFrame
+        :func:`lstm_experiment`'s table.
+    histories : pd.DataFrame
+        :func:`lstm_histories` of the same runs.
+    threshold : float
+        The new threshold as a fraction of the way from the mean-frame to the copy baseline
+        (like :attr:`LSTMConfig.threshold`). Runs that stopped at their old threshold
+        (``stop_at_threshold``) can only be timed to easier (smaller) ones.
+
+    Returns
+    -------
+    pd.DataFrame
+        A copy of ``results`` with ``threshold``, ``steps_to_threshold``,
+        ``epochs_to_threshold``, ``seconds_to_threshold`` and ``censored`` recomputed.
+    """
+    _check_results(results, "steps_to_threshold")
+    check({"condition", "seed", "phase", "step", "val_loss"} <= set(histories.columns),
+          "histories needs lstm_histories' columns (condition, seed, phase, step, val_loss, ...)")
+    out = results.copy()
+    curves = dict(iter(histories.groupby(["condition", "seed"])))
+    for i, run in out.iterrows():
+        key = (run["condition"], run["seed"])
+        check(key in curves, f"no history for run {key[0]}/seed {key[1]}", DataError)
+        value = threshold_value({"copy": run["copy_baseline"], "mean": run["mean_baseline"]},
+                                fraction=threshold)
+        timed = time_to_threshold(curves[key], threshold=value, max_steps=int(run["max_steps"]))
+        for column, v in {"threshold": value, **timed}.items():
+            out.at[i, column] = v
+    return out
+
+
 def load_lstm(preset, *, condition: str, seed: int, store=None, data_dir=None):
     """The trained LSTM of one (condition, seed) from the store (trained first if missing).
 
     Returns a compiled ``keras.Model`` (see :func:`langlab.models.build_next_frame_lstm`).
     """
     import keras
-    entry = _stored_entry(preset, condition, seed, store=store, data_dir=data_dir)
+    preset = _preset(preset)
+    _check_conditions([condition])
+    _check_seeds([seed])
+    store = default_store(store)
+    entry = _entry(store, preset.lstm, condition, seed,
+                   _data_keys(preset, condition, store=store, data_dir=data_dir))
+    if not entry.exists():
+        _train_unit(preset, condition, int(seed), store=store, data_dir=data_dir,
+                    threads=preset.lstm.threads if _in_worker() else None)
     return keras.models.load_model(entry.path / "model.keras")
 
 
-def lstm_histories(preset, *, seeds=None, conditions=None, store=None, data_dir=None) -> pd.DataFrame:
+def lstm_histories(preset, *, seeds=None, conditions=None, store=None, n_jobs=None,
+                   data_dir=None) -> pd.DataFrame:
     """Loss curves of every (condition, seed) run: the :func:`train_lstm` history with
-    ``condition`` and ``seed`` columns first (runs are trained first if missing)."""
-    preset = _preset(preset)
-    seeds, conditions = _seeds_conditions(preset.lstm, seeds, conditions)
-    frames = []
-    for c in conditions:
-        for s in seeds:
-            entry = _stored_entry(preset, c, s, store=store, data_dir=data_dir)
-            frames.append(pd.read_csv(entry.path / "history.csv").assign(condition=c, seed=s))
+    ``condition`` and ``seed`` columns first. Missing runs are trained first
+    (:func:`lstm_experiment`, same arguments)."""
+    store = default_store(store)
+    results = lstm_experiment(preset, seeds=seeds, conditions=conditions, store=store, n_jobs=n_jobs,
+                              data_dir=data_dir)
+    frames = [pd.read_csv(store.root / STAGE / key / "history.csv").assign(condition=c, seed=s)
+              for c, s, key in results[["condition", "seed", "key"]].itertuples(index=False)]
     out = pd.concat(frames, ignore_index=True)
     return out[["condition", "seed"] + [k for k in out.columns if k not in ("condition", "seed")]]
 

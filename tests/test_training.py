@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -328,3 +329,40 @@ def test_experiment_refuses_bad_arguments(kwargs, match, store):
 def test_unknown_preset():
     with pytest.raises(ParameterError, match="unknown preset"):
         training.lstm_experiment("huge")
+
+
+def test_a_warm_model_trains_like_a_fresh_one(data):
+    """Runs in one process reuse a traced model; the result must not depend on what ran before."""
+    S_train, S_val, S_pre = data
+    training._WARM.clear()
+    _, first = training.train_lstm(S_train, S_val, config=TINY, seed=5, S_pretrain=S_pre)
+    training.train_lstm(S_train, S_val, config=TINY, seed=6)  # leaves the warm model trained
+    model, again = training.train_lstm(S_train, S_val, config=TINY, seed=5, S_pretrain=S_pre)
+    pd.testing.assert_frame_equal(first[["loss", "val_loss"]], again[["loss", "val_loss"]], check_exact=True)
+    assert model is not training._WARM[next(iter(training._WARM))]
+
+
+def test_retime_moves_the_threshold_from_the_histories():
+    results = pd.DataFrame([{"condition": "none", "seed": 0, "threshold": 0.1, "steps_to_threshold": 20,
+                             "epochs_to_threshold": 2.0, "seconds_to_threshold": 2.0, "censored": False,
+                             "max_steps": 40, "copy_baseline": 0.1, "mean_baseline": 0.3}])
+    histories = HISTORY.assign(condition="none", seed=0)
+    easy = training.retime(results, histories, threshold=0.5)  # 0.3 + 0.5 * (0.1 - 0.3) = 0.2
+    assert easy["threshold"].iloc[0] == pytest.approx(0.2) and easy["steps_to_threshold"].iloc[0] == 10
+    hard = training.retime(results, histories, threshold=1.5)  # 0.0: never reached
+    assert bool(hard["censored"].iloc[0]) and hard["steps_to_threshold"].iloc[0] == 40
+    assert results["steps_to_threshold"].iloc[0] == 20  # the input is left alone
+    with pytest.raises(DataError, match="no history"):
+        training.retime(results.assign(seed=1), histories, threshold=1.0)
+
+
+def test_the_returned_model_carries_the_optimizer_state(data, tmp_path):
+    import keras
+    S_train, S_val, _ = data
+    model, _ = training.train_lstm(S_train, S_val, config=TINY, seed=0)
+    assert int(model.optimizer.iterations.numpy()) == TINY.max_steps
+    model.save(tmp_path / "m.keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "skipping variable loading for optimizer"
+        loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert int(loaded.optimizer.iterations.numpy()) == TINY.max_steps
