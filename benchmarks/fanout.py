@@ -14,26 +14,39 @@ import time
 from pathlib import Path
 
 
-def run_seconds(*, n_jobs: int, preset: str = "smoke") -> float:
-    """Wall-clock seconds of ``langlab run --preset PRESET --n-jobs N`` on a fresh store."""
+def run_seconds(*, n_jobs: int, preset: str = "smoke") -> tuple[float, dict[str, str]]:
+    """Wall-clock seconds of ``langlab run --preset PRESET --n-jobs N`` on a fresh store, and
+    the results tables it wrote (``{file name: CSV text}``)."""
     with tempfile.TemporaryDirectory(prefix=f"langlab-fanout-{n_jobs}-") as tmp:
         env = {**os.environ, "LANGLAB_HOME": str(Path(tmp) / "home"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+        out = Path(tmp) / "out"
         started = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "langlab.cli", "run", "--preset", preset,
-                               "--n-jobs", str(n_jobs), "--out", str(Path(tmp) / "out"), "--quiet"],
+                               "--n-jobs", str(n_jobs), "--out", str(out), "--quiet"],
                               env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"langlab run --n-jobs {n_jobs} failed:\n{done.stderr[-2000:]}")
-    return seconds
+        if done.returncode != 0:
+            raise RuntimeError(f"langlab run --n-jobs {n_jobs} failed:\n{done.stderr[-2000:]}")
+        tables = {p.name: p.read_text() for p in sorted(out.glob("*.csv"))}
+    return seconds, tables
 
 
-def experiment_fanout(*, preset: str = "smoke") -> str:
-    """The line ``experiment fan-out: <ratio>x (2 workers Ns vs 1 worker Ms)``."""
-    one = run_seconds(n_jobs=1, preset=preset)
-    two = run_seconds(n_jobs=2, preset=preset)
-    return (f"experiment fan-out: {one / two:.2f}x (2 workers {two:.0f} s vs 1 worker {one:.0f} s, "
-            f"langlab run --preset {preset}, fresh store each)")
+def experiment_fanout(ctx=None, *, preset: str = "smoke") -> str:
+    """The line ``experiment fan-out: <ratio>x (2 workers Ns vs 1 worker Ms)``.
+
+    ``ctx`` is ``benchmarks/run.py``'s shared Context (its ``n_jobs``, default 2, is the number
+    of workers compared with 1); the comparison needs nothing else from it. Also checks that
+    both runs wrote the same results tables (the fan-out changes the speed, not the numbers).
+    """
+    workers = getattr(ctx, "n_jobs", 2) or 2
+    one, tables_one = run_seconds(n_jobs=1, preset=preset)
+    many, tables_many = run_seconds(n_jobs=workers, preset=preset)
+    same = "same results" if tables_one == tables_many else "RESULTS DIFFER"
+    if ctx is not None and hasattr(ctx, "results"):
+        ctx.results["fanout"] = {"one_seconds": one, "many_seconds": many, "workers": workers,
+                                 "same_results": tables_one == tables_many}
+    return (f"experiment fan-out: {one / many:.2f}x ({workers} workers {many:.0f} s vs 1 worker "
+            f"{one:.0f} s; langlab run --preset {preset}, fresh store each, {same})")
 
 
 if __name__ == "__main__":

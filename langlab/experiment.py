@@ -38,6 +38,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from langlab import __version__
 from langlab.errors import DataError, LanglabError, ParameterError, check
 from langlab.presets import PRESET_NAMES, Preset, get_preset
@@ -63,8 +65,9 @@ class RecordingStore(Store):
     """A :class:`~langlab.store.Store` that remembers every entry asked for and whether it was
     complete at that moment (``touched["stage/key"] -> existed``).
 
-    Stage functions receive it as ``store=``; it pickles as a plain :class:`Store` (workers of
-    a pool or cluster record their own, see :func:`_run_unit`).
+    Stage functions receive it as ``store=``; it pickles as a plain :class:`Store`, so workers
+    of a pool or cluster get an ordinary store (the units they compute show up as new complete
+    entries, see :func:`_run_stage`).
     """
 
     def __init__(self, root: str | os.PathLike | None = None):
@@ -160,51 +163,52 @@ def _duration(seconds: float) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Units: independent pieces of work that run through joblib (locally or on a Dask cluster)
+# Progress: a bar per stage that counts the stage's store entries as they complete
 # --------------------------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class Unit:
-    """One independent piece of work: ``function(store=..., **kwargs)`` by dotted name."""
+@contextlib.contextmanager
+def _progress_bar(ctx: "_Context", label: str, *, store_stages: Sequence[str], expected: int) -> Iterator[None]:
+    """A tqdm bar for one stage. The stage functions fan their (condition, seed) units out
+    themselves (joblib, locally or on Dask); the bar counts the units' store entries: those the
+    stage asked for (:class:`RecordingStore`) that are complete, polled twice a second. Works
+    for units finishing in other processes or on other machines (the store is shared)."""
+    import threading
 
-    label: str
-    function: str  # "module.function"
-    kwargs: tuple[tuple[str, Any], ...] = ()
-
-
-def _resolve(function: str) -> Callable:
-    module, _, name = function.rpartition(".")
-    return getattr(importlib.import_module(module), name)
-
-
-def _run_unit(unit: Unit, store_root: str) -> tuple[str, dict[str, bool], float]:
-    """Run ``unit`` (in this process or a worker); return its label, the store entries it
-    touched (and whether each existed before) and its wall-clock seconds. The function's return
-    value stays in the worker: everything a unit makes is a store entry."""
-    store = RecordingStore(store_root)
-    started = time.perf_counter()
-    _resolve(unit.function)(store=store, **dict(unit.kwargs))
-    return unit.label, store.touched, time.perf_counter() - started
-
-
-def _fan_out(units: Sequence[Unit], *, store: RecordingStore, n_jobs: int, desc: str,
-             progress: bool) -> dict[str, tuple[dict[str, bool], float]]:
-    """Run ``units`` through :class:`joblib.Parallel` (the active joblib backend: loky locally,
-    Dask inside :func:`_backend`), with a progress bar that advances as units finish."""
-    import joblib
     from tqdm.auto import tqdm
 
-    done: dict[str, tuple[dict[str, bool], float]] = {}
-    with tqdm(total=len(units), desc=desc, unit="unit", file=sys.stderr, disable=not progress,
-              dynamic_ncols=True) as bar:
-        if n_jobs == 1 and not _dask_active():
-            results: Iterator = (_run_unit(u, str(store.root)) for u in units)
+    stages = tuple(f"{s}/" for s in store_stages)
+    stop = threading.Event()
+    bar = tqdm(total=max(expected, 1), desc=label, unit="unit" if stages else "stage", file=sys.stderr,
+               disable=not ctx.progress, dynamic_ncols=True)
+
+    def count() -> tuple[int, int]:
+        keys = [k for k in tuple(ctx.store.touched) if k.startswith(stages)]
+        return len(keys), sum((ctx.store.root / k / "manifest.json").exists() for k in keys)
+
+    def poll() -> None:
+        while not stop.wait(0.5):
+            asked, done = count()
+            bar.total = max(bar.total, asked)
+            if done != bar.n:
+                bar.n = done
+                bar.refresh()
+
+    thread = threading.Thread(target=poll, daemon=True) if stages and ctx.progress else None
+    if thread:
+        thread.start()
+    try:
+        yield
+        if stages:
+            asked, done = count()
+            bar.total = max(asked, 1)
+            bar.n = done
         else:
-            results = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-                joblib.delayed(_run_unit)(u, str(store.root)) for u in units)
-        for label, touched, seconds in results:
-            done[label] = (touched, seconds)
-            bar.update(1)
-    return done
+            bar.n = bar.total
+        bar.refresh()
+    finally:
+        stop.set()
+        if thread:
+            thread.join()
+        bar.close()
 
 
 _DASK = {"active": False}
@@ -285,6 +289,15 @@ def _check_workers(client: Any, scheduler: str, *, store: Store, data_dir: Path 
         raise ParameterError(f"the Dask scheduler at {scheduler!r} has no workers; start some with "
                              f"`dask worker {scheduler}` on machines that share the store folder "
                              f"{store.root}") from None
+    threads = {w: info.get("nthreads", 1) for w, info in client.scheduler_info()["workers"].items()}
+    crowded = {w: n for w, n in threads.items() if n != 1}
+    if crowded:
+        worker, n = next(iter(crowded.items()))
+        raise ParameterError(
+            f"Dask worker {worker} runs {n} threads; langlab needs one thread per worker process "
+            "(two trainings in one process share TensorFlow's random state, so results would "
+            f"not be reproducible): start workers with `dask worker {scheduler} --nthreads 1 "
+            "--nworkers N`")
     views = client.run(_worker_view, str(store.root), str(data_dir) if data_dir else None)
     for worker, view in views.items():
         check(view["version"] == __version__,
@@ -402,7 +415,6 @@ def _stage_corpus(ctx: _Context, report: StageReport) -> None:
     from langlab import corpus
     clips = _call(corpus.prepare, ctx.preset, data_dir=ctx.data_dir, store=ctx.store,
                   optional={"n_jobs": ctx.n_jobs})
-    report.units = 1
     ctx.tables["corpus"] = clips.summary()
     ctx.tables["splits"] = clips.split_counts().rename_axis("role").reset_index()
     if len(clips.skipped):
@@ -413,28 +425,16 @@ def _stage_corpus(ctx: _Context, report: StageReport) -> None:
                         f"speakers in {clips.root}")
 
 
-def _pretrain_lowpass(preset: Preset) -> float | None:
-    """The low-pass cut-off of the pre-training features, as the training module defines it."""
-    for owner, name in ((preset.lstm, "lowpass_hz"), (preset.lstm, "pretrain_lowpass_hz")):
-        value = getattr(owner, name, None)
-        if value:
-            return float(value)
-    from langlab import training
-    value = getattr(training, "PRETRAIN_LOWPASS_HZ", None)
-    return float(value) if value else None
-
-
 def _stage_features(ctx: _Context, report: StageReport) -> None:
     from langlab import features
     variants = [None]
-    lowpass = _pretrain_lowpass(ctx.preset) if _has("langlab.training") else None
-    if lowpass:
-        variants.append(lowpass)
-    report.units = len(variants)
+    training = importlib.import_module("langlab.training") if _has("langlab.training") else None
+    if training is not None:
+        variants.append(float(training.pretrain_lowpass_hz(ctx.preset)))
     rows = []
     for lowpass_hz in variants:
         fs = _call(features.for_preset, ctx.preset, lowpass_hz=lowpass_hz, data_dir=ctx.data_dir,
-                   store=ctx.store)
+                   store=ctx.store, optional={"n_jobs": ctx.n_jobs, "progress": ctx.progress})
         table = fs.table
         silent = int(table["is_silent"].sum()) if "is_silent" in table else 0
         rows.append({"lowpass_hz": lowpass_hz, "clips": len(table), "silent": silent,
@@ -446,15 +446,16 @@ def _stage_features(ctx: _Context, report: StageReport) -> None:
         if len(fs.skipped):
             for reason, n in fs.skipped["reason"].value_counts().sort_index().items():
                 report.skipped.append(f"{n} clip(s) ({band}): {reason}")
+    if training is not None and hasattr(training, "pretrain_spectrograms"):
+        # The pre-training data of every condition (the noise control is made here), once,
+        # before the (condition, seed) units fan out and would each make it.
+        conditions = ctx.conditions or tuple(ctx.preset.lstm.conditions)
+        for condition in conditions:
+            if condition != "none":
+                _call(training.pretrain_spectrograms, ctx.preset, condition=condition,
+                      data_dir=ctx.data_dir, store=ctx.store)
     import pandas as pd
     ctx.tables["features"] = pd.DataFrame(rows)
-
-
-def _units(function: str, ctx: _Context, conditions: Sequence[str], seeds: Sequence[int]) -> list[Unit]:
-    extra = (("data_dir", ctx.data_dir),) if ctx.data_dir else ()
-    return [Unit(f"{c}/seed {s}", function,
-                 (("preset", ctx.preset), ("condition", c), ("seed", int(s))) + extra)
-            for c in conditions for s in seeds]
 
 
 def _conditions_and_seeds(ctx: _Context, config: Any) -> tuple[tuple[str, ...], tuple[int, ...]]:
@@ -471,43 +472,76 @@ def _conditions_and_seeds(ctx: _Context, config: Any) -> tuple[tuple[str, ...], 
 def _stage_lstm(ctx: _Context, report: StageReport) -> None:
     from langlab import training
     conditions, seeds = _conditions_and_seeds(ctx, ctx.preset.lstm)
-    units = _units("langlab.training.load_lstm", ctx, conditions, seeds)
-    _fan_out_into(report, ctx, units, desc="LSTM trainings")
+    report.units = len(conditions) * len(seeds)
     table = _call(training.lstm_experiment, ctx.preset, seeds=list(seeds), conditions=list(conditions),
-                  data_dir=ctx.data_dir, store=ctx.store, optional={"n_jobs": 1})
+                  data_dir=ctx.data_dir, store=ctx.store,
+                  optional={"n_jobs": ctx.n_jobs, "progress": ctx.progress})
     _censored_note(report, table)
     ctx.tables["lstm_training"] = table
+    if hasattr(training, "summarise"):
+        ctx.tables["lstm_summary"] = training.summarise(table)
+    if hasattr(training, "compare"):
+        pairs = [(a, b) for a, b in getattr(training, "CLAIM_PAIRS", ())
+                 if a in conditions and b in conditions]
+        if pairs and len(seeds) >= 2:
+            ctx.tables["lstm_tests"] = training.compare(table, pairs=pairs)
+        elif pairs:
+            report.skipped.append("tests between conditions: one seed per condition gives no spread")
+    if hasattr(training, "lstm_histories") and hasattr(training, "learning_curves"):
+        histories = _call(training.lstm_histories, ctx.preset, seeds=list(seeds),
+                          conditions=list(conditions), data_dir=ctx.data_dir, store=ctx.store)
+        ctx.tables["lstm_curves"] = training.learning_curves(histories)
+
+
+def _listed(values: Sequence | None) -> list | None:
+    return None if values is None else list(values)
+
+
+def _probe_summary(ctx: _Context, report: StageReport, name: str) -> None:
+    """``<name>_summary``: mean and CI over seeds of every probe (``probing.summarize``); probes
+    without a score (e.g. a control task that cannot be split) are reported as skipped."""
+    from langlab import probing
+    table = ctx.tables[name]
+    if not (hasattr(probing, "summarize") and len(table) and "balanced_accuracy" in table):
+        return
+    unscored = table["balanced_accuracy"].isna()
+    if unscored.any():
+        why = table.loc[unscored, "note"].fillna("").astype(str) if "note" in table else None
+        reasons = sorted(set(why)) if why is not None else []
+        probes = sorted(set(table.loc[unscored, "probe"])) if "probe" in table else []
+        reasons = [r for r in reasons if r]
+        report.skipped.append(f"{int(unscored.sum())} probe row(s) without a score"
+                              f"{' (' + ', '.join(probes) + ')' if probes else ''}"
+                              f"{', e.g. ' + reasons[0] if reasons else ''}")
+    ctx.tables[f"{name}_summary"] = probing.summarize(table[~unscored])
 
 
 def _stage_lstm_probes(ctx: _Context, report: StageReport) -> None:
     from langlab import probing
-    report.units = 1
     ctx.tables["lstm_probes"] = _call(
         probing.lstm_probe_experiment, ctx.preset, data_dir=ctx.data_dir, store=ctx.store,
-        optional={"n_jobs": ctx.n_jobs, "seeds": ctx.seeds, "conditions": ctx.conditions})
+        seeds=_listed(ctx.seeds), conditions=_listed(ctx.conditions),
+        optional={"n_jobs": ctx.n_jobs, "progress": ctx.progress})
+    _probe_summary(ctx, report, "lstm_probes")
 
 
 def _stage_autoencoder(ctx: _Context, report: StageReport) -> None:
     from langlab import autoencoder
-    if hasattr(autoencoder, "load_autoencoder"):
-        conditions, seeds = _conditions_and_seeds(ctx, ctx.preset.autoencoder)
-        units = _units("langlab.autoencoder.load_autoencoder", ctx, conditions, seeds)
-        _fan_out_into(report, ctx, units, desc="autoencoder trainings")
-        n_jobs = 1
-    else:
-        report.units, n_jobs = 1, ctx.n_jobs
-    table = _call(autoencoder.ae_experiment, ctx.preset, data_dir=ctx.data_dir, store=ctx.store,
-                  optional={"n_jobs": n_jobs, "seeds": ctx.seeds, "conditions": ctx.conditions})
-    _censored_note(report, table)
-    ctx.tables["ae_training"] = table
+    conditions, seeds = _conditions_and_seeds(ctx, ctx.preset.autoencoder)
+    report.units = len(conditions) * len(seeds)
+    ctx.tables["ae_training"] = _call(
+        autoencoder.ae_experiment, ctx.preset, seeds=list(seeds), conditions=list(conditions),
+        data_dir=ctx.data_dir, store=ctx.store,
+        optional={"n_jobs": ctx.n_jobs, "progress": ctx.progress})
 
 
 def _stage_ae_probes(ctx: _Context, report: StageReport) -> None:
     from langlab import autoencoder
-    report.units = 1
     ctx.tables["ae_probes"] = _call(
         autoencoder.ae_probe_experiment, ctx.preset, data_dir=ctx.data_dir, store=ctx.store,
-        optional={"n_jobs": ctx.n_jobs, "seeds": ctx.seeds, "conditions": ctx.conditions})
+        seeds=_listed(ctx.seeds), conditions=_listed(ctx.conditions),
+        optional={"n_jobs": ctx.n_jobs, "progress": ctx.progress})
+    _probe_summary(ctx, report, "ae_probes")
 
 
 def _censored_note(report: StageReport, table: Any) -> None:
@@ -518,68 +552,67 @@ def _censored_note(report: StageReport, table: Any) -> None:
                                 "(censored at the step limit)")
 
 
-def _fan_out_into(report: StageReport, ctx: _Context, units: list[Unit], *, desc: str) -> None:
-    report.units = len(units)
-    done = _fan_out(units, store=ctx.store, n_jobs=ctx.n_jobs, desc=f"{report.label} {desc}",
-                    progress=ctx.progress)
-    unit_seconds = {}
-    for label, (touched, seconds) in done.items():
-        fresh = [k for k, existed in touched.items() if not existed]
-        if fresh:
-            report.ran += 1
-        else:
-            report.reused += 1
-        for key, existed in touched.items():
-            ctx.store.touched.setdefault(key, existed)
-        unit_seconds[label] = round(seconds, 3)
-    ctx.timings.setdefault("units", {})[report.name] = unit_seconds
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One stage of :func:`run_experiment`."""
+
+    name: str
+    run: Callable[[_Context, StageReport], None]
+    calls: tuple[str, ...]  # "module.function" it needs (absent: the stage is skipped)
+    after: tuple[str, ...] = ()  # stages whose results it needs
+    units: tuple[str, ...] = ()  # store stages whose entries are its units (none: one unit)
 
 
-#: The stages in order: (name, function, functions it calls, whether it fans out units itself).
-STAGES: tuple[tuple[str, Callable[[_Context, StageReport], None], tuple[str, ...], bool], ...] = (
-    ("corpus", _stage_corpus, ("langlab.corpus.prepare",), False),
-    ("features", _stage_features, ("langlab.features.for_preset",), False),
-    ("lstm", _stage_lstm, ("langlab.training.load_lstm", "langlab.training.lstm_experiment"), True),
-    ("lstm probes", _stage_lstm_probes, ("langlab.probing.lstm_probe_experiment",), False),
-    ("autoencoder", _stage_autoencoder, ("langlab.autoencoder.ae_experiment",
-                                          "langlab.training.pretrain_spectrograms",
-                                          "langlab.features.for_preset"), True),
-    ("autoencoder probes", _stage_ae_probes, ("langlab.autoencoder.ae_probe_experiment",
-                                              "langlab.probing.probe_table"), False),
+#: The stages, in order.
+STAGES: tuple[Stage, ...] = (
+    Stage("corpus", _stage_corpus, ("langlab.corpus.prepare",), (), ("synth", "corpus")),
+    Stage("features", _stage_features, ("langlab.features.for_preset",), ("corpus",),
+          ("features", "lstm-noise")),
+    Stage("lstm", _stage_lstm, ("langlab.training.lstm_experiment",), ("features",), ("lstm",)),
+    Stage("lstm probes", _stage_lstm_probes, ("langlab.probing.lstm_probe_experiment",), ("lstm",),
+          ("lstm_probes",)),
+    Stage("autoencoder", _stage_autoencoder, ("langlab.autoencoder.ae_experiment",
+                                              "langlab.training.pretrain_spectrograms"),
+          ("features",), ("autoencoder",)),
+    Stage("autoencoder probes", _stage_ae_probes, ("langlab.autoencoder.ae_probe_experiment",),
+          ("autoencoder",), ("autoencoder-probe",)),
 )
 
 
-def _run_stage(ctx: _Context, name: str, function: Callable, modules: Sequence[str], *,
-               label: str, fans_out: bool) -> StageReport:
-    from tqdm.auto import tqdm
-
-    report = StageReport(name, label=label)
-    missing = [m for m in modules if not _has(*m.rsplit(".", 1))]
+def _run_stage(ctx: _Context, stage: Stage, *, label: str, done: set[str]) -> StageReport:
+    """Run one stage and report what it computed and what it found in the store."""
+    report = StageReport(stage.name, label=label)
+    missing = [c for c in stage.calls if not _has(*c.rsplit(".", 1))]
     if missing:
         report.status = "skipped"
-        report.skipped.append(f"stage not available in this langlab version ({', '.join(missing)} missing)")
+        report.skipped.append(f"not available in this langlab version ({', '.join(missing)} missing)")
+        return report
+    waiting = [name for name in stage.after if name not in done]
+    if waiting:
+        report.status = "skipped"
+        report.skipped.append(f"needs the results of stage(s) {', '.join(waiting)}")
         return report
     before = ctx.store.complete()
     ctx.store.touched.clear()
     started = time.perf_counter()
-    if fans_out:
-        function(ctx, report)
-    else:
-        with tqdm(total=1, desc=label, unit="stage", file=sys.stderr, disable=not ctx.progress,
-                  dynamic_ncols=True) as bar:
-            function(ctx, report)
-            bar.update(1)
+    with _progress_bar(ctx, label, store_stages=stage.units, expected=0):
+        stage.run(ctx, report)
     report.seconds = round(time.perf_counter() - started, 3)
     after = ctx.store.complete()
+    # Computed: complete now, not before (whichever process wrote it). Reused: asked for by
+    # the stage (in this process) and complete before. Entries of earlier stages count once.
     computed = (after - before) - ctx.seen
     reused = {k for k, existed in ctx.store.touched.items() if existed and k in before} - ctx.seen
     report.entries_computed, report.entries_reused = len(computed), len(reused)
+    if stage.units:
+        mine = tuple(f"{s}/" for s in stage.units)
+        report.ran = sum(1 for k in computed if k.startswith(mine))
+        report.reused = sum(1 for k in reused if k.startswith(mine))
+        report.units = max(report.units, report.ran + report.reused)
+    else:
+        report.units = 1
+        report.ran, report.reused = (1, 0) if computed else (0, 1)
     ctx.seen |= computed | reused
-    if not report.ran and not report.reused:  # a stage run as one unit
-        if computed:
-            report.ran = report.units
-        else:
-            report.reused = report.units
     report.status = "done"
     return report
 
@@ -591,8 +624,53 @@ def _records(table: Any) -> list[dict]:
     return json.loads(table.to_json(orient="records", double_precision=15))
 
 
+def _strip(ax, table, metric: str, *, censored: str | None = None) -> None:
+    """One column of points per condition (seeds), with the mean as a bar; censored runs hollow."""
+    order = list(dict.fromkeys(table["condition"]))
+    for i, cond in enumerate(order):
+        part = table[table["condition"] == cond]
+        y = part[metric].astype(float).to_numpy()
+        x = i + np.linspace(-0.12, 0.12, len(y)) if len(y) > 1 else np.full(len(y), float(i))
+        hollow = part[censored].astype(bool).to_numpy() if censored in part else np.zeros(len(y), bool)
+        ax.scatter(x[~hollow], y[~hollow], color="C0", alpha=0.7, zorder=3)
+        ax.scatter(x[hollow], y[hollow], facecolors="none", edgecolors="C0", zorder=3,
+                   label="censored (did not reach the threshold)" if hollow.any() and i == 0 else None)
+        ax.plot([i - 0.25, i + 0.25], [y.mean()] * 2, "-", color="k", lw=2, zorder=4)
+    ax.set_xticks(range(len(order)), order)
+    ax.set_xlabel("pre-training condition")
+    ax.set_ylabel(metric.replace("_", " "))
+
+
+def _probe_bars(ax, table, title: str) -> bool:
+    """Mean balanced accuracy of the linear probe (binary task) per condition and representation."""
+    sel = table
+    for column, value in (("task", "binary"), ("probe", "linear")):
+        if column in sel:
+            sel = sel[sel[column] == value]
+    metric = "balanced_accuracy" if "balanced_accuracy" in sel else "accuracy"
+    if not len(sel) or metric not in sel or "condition" not in sel:
+        return False
+    hue = "representation" if "representation" in sel else None
+    order = list(dict.fromkeys(sel["condition"]))
+    groups = list(dict.fromkeys(sel[hue])) if hue else [None]
+    width = 0.8 / len(groups)
+    for j, group in enumerate(groups):
+        part = sel if group is None else sel[sel[hue] == group]
+        means = [part.loc[part["condition"] == c, metric].astype(float).mean() for c in order]
+        ax.bar([i + (j - (len(groups) - 1) / 2) * width for i in range(len(order))], means,
+               width=width, label=str(group) if group is not None else None)
+    ax.axhline(0.5, color="k", ls="--", lw=1, label="chance")
+    ax.set_xticks(range(len(order)), order, rotation=20)
+    ax.set_xlabel("pre-training condition (or baseline)")
+    ax.set_ylabel(f"{metric.replace('_', ' ')} (mean over seeds)")
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.legend(fontsize="small", loc="lower right")
+    return True
+
+
 def _figures(tables: dict[str, Any]) -> dict[str, bytes]:
-    """The main figures as PNG bytes (one per key result), drawn from the results tables."""
+    """The main figures as PNG bytes, drawn from the results tables (no wall-clock values)."""
     import matplotlib
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
@@ -606,46 +684,49 @@ def _figures(tables: dict[str, Any]) -> dict[str, bytes]:
         figures[name] = buf.getvalue()
 
     lstm = tables.get("lstm_training")
-    if lstm is not None and len(lstm) and "condition" in lstm:
-        metric = next((c for c in ("steps_to_threshold", "epochs_to_threshold", "steps")
-                       if c in lstm), None)
-        if metric:
-            fig, ax = plt.subplots(figsize=(5, 3.2))
-            order = list(dict.fromkeys(lstm["condition"]))
-            for i, cond in enumerate(order):
-                y = lstm.loc[lstm["condition"] == cond, metric].astype(float)
-                ax.plot([i] * len(y), y, "o", alpha=0.6, color="C0")
-                ax.plot([i - 0.25, i + 0.25], [y.mean()] * 2, "-", color="k")
-            ax.set_xticks(range(len(order)), order)
-            ax.set_xlabel("pre-training condition")
-            ax.set_ylabel(metric.replace("_", " "))
-            ax.set_title("LSTM: training on Spanish until the loss threshold")
-            save("lstm_steps_to_threshold", fig)
-    for name, title in (("lstm_probes", "LSTM states"), ("ae_probes", "autoencoder latent")):
-        probes = tables.get(name)
-        if probes is None or not len(probes) or "condition" not in probes:
-            continue
-        metric = next((c for c in ("balanced_accuracy", "accuracy", "score") if c in probes), None)
-        if not metric:
-            continue
-        hue = next((c for c in ("state", "representation", "features") if c in probes), None)
-        fig, ax = plt.subplots(figsize=(5, 3.2))
-        order = list(dict.fromkeys(probes["condition"]))
-        groups = list(dict.fromkeys(probes[hue])) if hue else [None]
-        width = 0.8 / len(groups)
-        for j, group in enumerate(groups):
-            sel = probes if group is None else probes[probes[hue] == group]
-            means = [sel.loc[sel["condition"] == c, metric].astype(float).mean() for c in order]
-            ax.bar([i + (j - (len(groups) - 1) / 2) * width for i in range(len(order))], means,
-                   width=width, label=str(group) if group is not None else None)
-        ax.set_xticks(range(len(order)), order)
-        ax.set_xlabel("pre-training condition")
-        ax.set_ylabel(metric.replace("_", " "))
-        ax.set_ylim(0, 1)
-        ax.set_title(f"Probe: Spanish vs not, from the {title}")
-        if hue:
+    if lstm is not None and len(lstm) and "steps_to_threshold" in lstm:
+        fig, ax = plt.subplots(figsize=(5.5, 3.4))
+        _strip(ax, lstm, "steps_to_threshold", censored="censored")
+        ax.set_title("LSTM: Spanish training steps until the validation-loss threshold", fontsize=10)
+        if "censored" in lstm and lstm["censored"].astype(bool).any():
             ax.legend(fontsize="small")
-        save(f"{name}_accuracy", fig)
+        save("lstm_steps_to_threshold", fig)
+    curves = tables.get("lstm_curves")
+    if curves is not None and len(curves) and {"condition", "step", "mean"} <= set(curves.columns):
+        fig, ax = plt.subplots(figsize=(5.5, 3.4))
+        order = list(dict.fromkeys(lstm["condition"])) if lstm is not None else []
+        order += [c for c in dict.fromkeys(curves["condition"]) if c not in order]
+        for cond in order:
+            part = curves[curves["condition"] == cond]
+            line, = ax.plot(part["step"], part["mean"], label=cond)
+            if {"ci_low", "ci_high"} <= set(part.columns):  # the band, floored for the log axis
+                low = np.maximum(part["ci_low"].to_numpy(float), part["mean"].to_numpy(float) / 10)
+                ax.fill_between(part["step"], low, part["ci_high"], alpha=0.12, color=line.get_color())
+        ax.set_yscale("log")
+        if lstm is not None and "threshold" in lstm:
+            ax.axhline(float(lstm["threshold"].mean()), color="k", ls="--", lw=1, label="threshold")
+        ax.set_xlabel("Spanish training step")
+        ax.set_ylabel("validation MSE (mean over seeds)")
+        ax.set_title("LSTM learning curves", fontsize=10)
+        ax.legend(fontsize="small")
+        save("lstm_learning_curves", fig)
+    for name, title in (("lstm_probes", "Spanish vs not, from the LSTM states"),
+                        ("ae_probes", "Spanish vs not, from the autoencoder latent")):
+        probes = tables.get(name)
+        if probes is None or not len(probes):
+            continue
+        fig, ax = plt.subplots(figsize=(6, 3.4))
+        if _probe_bars(ax, probes, title):
+            save(f"{name}_accuracy", fig)
+        else:
+            plt.close(fig)
+    ae = tables.get("ae_training")
+    if ae is not None and len(ae) and "val_loss" in ae:
+        fig, ax = plt.subplots(figsize=(5.5, 3.4))
+        _strip(ax, ae, "val_loss")
+        ax.set_ylabel("held-out Spanish MSE after training")
+        ax.set_title("Autoencoder: reconstruction error", fontsize=10)
+        save("ae_val_loss", fig)
     return figures
 
 
@@ -760,6 +841,7 @@ def run_experiment(preset: str = "smoke", *, data_dir: str | os.PathLike | None 
         What ran, what was reused from the store, what was skipped and why, seconds per stage.
     """
     started = time.perf_counter()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ log lines, also in workers
     config, data, seed_tuple, cond_tuple = resolve(preset, data_dir=data_dir, seeds=seeds,
                                                    conditions=conditions)
     if n_jobs is None:
@@ -775,10 +857,12 @@ def run_experiment(preset: str = "smoke", *, data_dir: str | os.PathLike | None 
     ctx = _Context(config, data, seed_tuple, cond_tuple, recording,
                    n_jobs=n_jobs, progress=progress)
     with _backend(scheduler, store=recording, data_dir=data, timeout=scheduler_timeout):
-        for i, (name, function, modules, fans_out) in enumerate(STAGES, 1):
-            reports.append(_run_stage(ctx, name, function, modules, label=f"[{i}/{len(STAGES)}] {name}",
-                                      fans_out=fans_out))
-            if name == "corpus" and reports[-1].status == "done":
+        done: set[str] = set()
+        for i, stage in enumerate(STAGES, 1):
+            reports.append(_run_stage(ctx, stage, label=f"[{i}/{len(STAGES)}] {stage.name}", done=done))
+            if reports[-1].status == "done":
+                done.add(stage.name)
+            if stage.name == "corpus" and reports[-1].status == "done":
                 out_dir.mkdir(parents=True, exist_ok=True)
                 # Claim the folder as soon as the data is known to be good.
                 atomic_write_json(out_dir / RUN_FILE, {**info, "complete": False})

@@ -150,23 +150,49 @@ class ToyConfig:
     value: int
 
 
-def toy_unit(*, value: int, store) -> None:
+def toy_unit(value: int, *, store) -> str:
     """A unit as the stage functions write them: compute a store entry unless it exists."""
     entry = store.entry("toy", config=ToyConfig(value))
     if not entry.exists():
         entry.write(lambda folder: {"value": value})
+    return entry.key
+
+
+def toy_experiment(values, *, store, n_jobs: int) -> list[str]:
+    """A stage function as training.lstm_experiment is written: entries asked for here, the
+    missing ones computed through joblib (in worker processes when n_jobs > 1)."""
+    import joblib
+    missing = [v for v in values if not store.entry("toy", config=ToyConfig(v)).exists()]
+    joblib.Parallel(n_jobs=n_jobs)(joblib.delayed(toy_unit)(v, store=store) for v in missing)
+    return [toy_unit(v, store=store) for v in values]
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
-def test_fan_out_reports_computed_then_reused(n_jobs, tmp_path):
-    store = ex.RecordingStore(tmp_path / "store")
-    units = [ex.Unit(f"v{v}", f"{__name__}.toy_unit", (("value", v),)) for v in range(3)]
-    first = ex._fan_out(units, store=store, n_jobs=n_jobs, desc="toy", progress=False)
-    assert sorted(first) == ["v0", "v1", "v2"]
-    assert all(not existed for touched, _ in first.values() for existed in touched.values())
-    assert len(store.complete()) == 3
-    again = ex._fan_out(units, store=store, n_jobs=n_jobs, desc="toy", progress=False)
-    assert all(existed for touched, _ in again.values() for existed in touched.values())
+def test_stage_report_counts_computed_then_reused(n_jobs, tmp_path):
+    values = (1, 2, 3)
+    stage = ex.Stage("toy", lambda ctx, report: toy_experiment(values, store=ctx.store, n_jobs=n_jobs),
+                     (), units=("toy",))
+    ctx = ex._Context(ex.get_preset("smoke"), None, None, None, ex.RecordingStore(tmp_path / "store"),
+                      n_jobs=n_jobs, progress=False)
+    first = ex._run_stage(ctx, stage, label="[1/1] toy", done=set())
+    assert (first.units, first.ran, first.reused) == (3, 3, 0)
+    assert (first.entries_computed, first.entries_reused) == (3, 0)
+    ctx.seen.clear()
+    again = ex._run_stage(ctx, stage, label="[1/1] toy", done=set())
+    assert (again.units, again.ran, again.reused) == (3, 0, 3)
+    assert (again.entries_computed, again.entries_reused) == (0, 3)
+    assert again.status == "done"
+
+
+def test_stage_without_its_functions_or_inputs_is_skipped_with_a_reason(tmp_path):
+    ctx = ex._Context(ex.get_preset("smoke"), None, None, None, ex.RecordingStore(tmp_path),
+                      n_jobs=1, progress=False)
+    absent = ex.Stage("later", lambda ctx, report: None, ("langlab.nosuchmodule.run",))
+    report = ex._run_stage(ctx, absent, label="x", done=set())
+    assert report.status == "skipped" and "langlab.nosuchmodule.run missing" in report.skipped[0]
+    waiting = ex.Stage("probes", lambda ctx, report: None, (), after=("lstm",))
+    report = ex._run_stage(ctx, waiting, label="x", done={"corpus"})
+    assert report.status == "skipped" and "needs the results of stage(s) lstm" in report.skipped[0]
 
 
 def test_recording_store_pickles_as_a_plain_store(tmp_path):
@@ -178,8 +204,21 @@ def test_recording_store_pickles_as_a_plain_store(tmp_path):
     assert list(store.touched.values()) == [False]
 
 
+def test_summary_text_names_every_stage_and_skip():
+    reports = [ex.StageReport("corpus", units=2, reused=2, entries_reused=2, seconds=0.4, status="done"),
+               ex.StageReport("lstm", units=4, ran=3, reused=1, entries_computed=3, entries_reused=1,
+                              seconds=75.0, status="done", notes=["1 of 4 run(s) did not reach"]),
+               ex.StageReport("autoencoder", status="skipped", skipped=["needs the results of x"])]
+    text = ex.RunSummary("smoke", Path("out"), reports, ["run.json"], 80.0, 2).text()
+    assert "finished in 1 min 20 s on 2 local worker(s)" in text
+    for line in ("corpus", "lstm", "autoencoder", "skipped in autoencoder: needs the results of x",
+                 "lstm: 1 of 4 run(s) did not reach", "1 min 15 s"):
+        assert line in text, line
+
+
 # --- whole runs (slow): resume after kill -9, a Dask cluster, a re-run that reuses everything ---
-SMOKE = ["--preset", "smoke", "--n-jobs", "2"]
+#: Two conditions, the preset's 2 seeds: 4 LSTM and 4 autoencoder runs (about 2 minutes).
+SMOKE = ["--preset", "smoke", "--conditions", "none", "it", "--n-jobs", "2"]
 
 
 @pytest.fixture(scope="module")
@@ -231,7 +270,7 @@ def test_kill_9_then_resume_redoes_nothing_and_matches(reference_run, tmp_path):
     try:
         # Wait until at least one training (a model entry) is finished, then kill everything.
         while time.time() < deadline and proc.poll() is None:
-            trained = [e for e in store.entries() if e.stage.startswith(("lstm", "model", "train"))]
+            trained = store.entries("lstm")
             if trained:
                 break
             time.sleep(0.5)
@@ -262,7 +301,7 @@ def test_dask_cluster_gives_the_same_results(reference_run, tmp_path, tmp_home):
     # Workers inherit LANGLAB_HOME from this process (tmp_home): they never see the project store.
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
-        done = langlab_run(*SMOKE[:2], "--scheduler", cluster.scheduler_address,
+        done = langlab_run(*SMOKE[:-2], "--scheduler", cluster.scheduler_address,
                            "--out", str(tmp_path / "out"), home=tmp_home)
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"on Dask cluster {cluster.scheduler_address}" in done.stdout
