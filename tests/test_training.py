@@ -267,9 +267,11 @@ def test_noise_has_the_speech_spectrum_level_and_length():
 # --------------------------------------------------------------------------------------------
 # The experiment through the store (smoke preset, embedded corpus)
 # --------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    return Store(tmp_path_factory.mktemp("lstm-store"))
+@pytest.fixture
+def store(smoke_store):
+    """The session's smoke store (corpus and features made once); LSTM entries are
+    content-addressed, so runs written here by other tests are the same runs."""
+    return smoke_store
 
 
 @pytest.mark.slow
