@@ -187,9 +187,9 @@ def dataset_assembly(ctx: Context) -> str:
     return line("dataset assembly", n / min(t_ours), n / min(t_base))
 
 
-#: The comparisons ``run.py`` prints, in order: functions ``Context -> str`` (one line each).
 from fanout import experiment_fanout  # noqa: E402  (benchmarks/fanout.py: `langlab run`, issue 9)
 
+#: The comparisons ``run.py`` prints, in order: functions ``Context -> str`` (one line each).
 COMPARISONS: list[Callable[[Context], str]] = [mel_extraction, dataset_assembly, experiment_fanout]
 
 
