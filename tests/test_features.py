@@ -350,6 +350,21 @@ def test_worker_processes_give_the_same_bytes(clip_table, tmp_path, monkeypatch)
         assert (a.path / name).read_bytes() == (b.path / name).read_bytes()
 
 
+@pytest.mark.slow
+def test_dask_backend_gives_the_same_bytes(clip_table, tmp_path, monkeypatch):
+    import joblib
+
+    distributed = pytest.importorskip("dask.distributed")
+    monkeypatch.setattr(features, "SHARD_SIZE", 4)
+    a = features.extract(clip_table, config=SMALL, store=Store(tmp_path / "a"), n_jobs=1, progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        with joblib.parallel_config(backend="dask"):
+            b = features.extract(clip_table, config=SMALL, store=Store(tmp_path / "b"), n_jobs=2, progress=False)
+    for name in ("S_db.npy", "table.csv", "skipped.csv"):
+        assert (a.path / name).read_bytes() == (b.path / name).read_bytes()
+
+
 def test_bad_input_to_extract(tmp_path):
     with pytest.raises(ParameterError, match="FeatureConfig"):
         features.extract(pd.DataFrame({"path": []}), config={"sr": 16000}, store=Store(tmp_path))
