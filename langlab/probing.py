@@ -10,7 +10,8 @@ hidden and cell states) and the autoencoder chapter (its latent code) use the sa
 - :func:`probe_table`: the main probe beside its baselines and controls, for every
   representation and task, as one long table;
 - :func:`summarize` and :func:`selectivity`: means and 95 % confidence intervals over seeds;
-- :func:`lstm_states`, :func:`mel_stats`, :func:`embed_2d`, :func:`plot_embeddings`;
+- :func:`lstm_states`, :func:`mel_stats`, :func:`embed_2d`, :func:`embed_all`,
+  :func:`plot_embeddings`;
 - :func:`lstm_probe_experiment`: Chapter 4's experiment, all pre-training conditions and seeds,
   cached in the artifact store.
 
@@ -311,7 +312,11 @@ def _cv_scores(estimator, folds, y) -> tuple[float, float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning of hard, permuted label sets
         for X_train, X_test, train, test in folds:
-            pred = clone(estimator).fit(X_train, y[train]).predict(X_test)
+            seen = np.unique(y[train])
+            if seen.size < 2:  # a permutation left one class in training: that is the answer
+                pred = np.full(len(test), seen[0])
+            else:
+                pred = clone(estimator).fit(X_train, y[train]).predict(X_test)
             accuracy.append(np.mean(pred == y[test]))
             balanced.append(balanced_accuracy(y[test], pred))
     return float(np.mean(accuracy)), float(np.mean(balanced))
@@ -523,7 +528,10 @@ def summarize(results: pd.DataFrame, *, metric: str = "balanced_accuracy",
     rows = []
     for key, part in results.groupby(by, sort=False, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
-        mean, low, high = mean_ci(part[metric], confidence=confidence)
+        if np.isfinite(part[metric].to_numpy(dtype=float)).any():
+            mean, low, high = mean_ci(part[metric], confidence=confidence)
+        else:  # e.g. a probe that could not run (see probe_table's ``note``)
+            mean = low = high = float("nan")
         row = dict(zip(by, key), mean=mean, ci_low=low, ci_high=high, n_seeds=int(len(part)))
         if "p_value" in part and part["p_value"].notna().any():
             p = part["p_value"].dropna()
@@ -657,25 +665,35 @@ def embed_2d(X, *, method: str = "pca", seed: int = 0, perplexity: float = 30.0)
     raise ParameterError(f"method must be 'pca' or 'tsne', got {method!r}")
 
 
+def embed_all(representations: Mapping[str, np.ndarray], *, methods: Sequence[str] = ("pca", "tsne"),
+              seed: int = 0, perplexity: float = 30.0) -> dict[tuple[str, str], np.ndarray]:
+    """:func:`embed_2d` of every representation by every method, keyed ``(name, method)``."""
+    return {(name, method): embed_2d(X, method=method, seed=seed, perplexity=perplexity)
+            for name, X in representations.items() for method in methods}
+
+
 def plot_embeddings(representations: Mapping[str, np.ndarray], labels, *,
                     methods: Sequence[str] = ("pca", "tsne"), title: str = "",
                     seed: int = 0, perplexity: float = 30.0, legend: bool = True,
-                    max_legend: int = 12):
+                    max_legend: int = 12, embedded: Mapping | None = None):
     """Scatter plots of 2-d embeddings: one row per representation, one column per method,
     points coloured by ``labels`` (a language or a speaker per clip).
 
-    Returns the matplotlib figure.
+    ``embedded`` (from :func:`embed_all`) reuses embeddings computed before, so that the same
+    picture can be coloured twice without running t-SNE again. Returns the matplotlib figure.
     """
     import matplotlib.pyplot as plt
 
+    if embedded is None:
+        embedded = embed_all(representations, methods=methods, seed=seed, perplexity=perplexity)
     labels = np.asarray(labels, dtype=str)
     names = sorted(set(labels))
     cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
     fig, axes = plt.subplots(len(representations), len(methods), squeeze=False,
                              figsize=(3.6 * len(methods), 3.2 * len(representations)))
-    for i, (rep, X) in enumerate(representations.items()):
+    for i, rep in enumerate(representations):
         for j, method in enumerate(methods):
-            Z = embed_2d(X, method=method, seed=seed, perplexity=perplexity)
+            Z = embedded[(rep, method)]
             ax = axes[i, j]
             for k, name in enumerate(names):
                 m = labels == name

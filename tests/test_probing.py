@@ -287,7 +287,13 @@ def test_plot_embeddings():
     import matplotlib.pyplot as plt
 
     X, locales, _ = synthetic(n_speakers=3, n_clips=5)
-    fig = probing.plot_embeddings({"h": X, "c": X[:, ::-1]}, locales, perplexity=10)
+    reps = {"h": X, "c": X[:, ::-1]}
+    fig = probing.plot_embeddings(reps, locales, perplexity=10)
+    assert len(fig.axes) == 4
+    plt.close(fig)
+    embedded = probing.embed_all(reps, perplexity=10)
+    assert set(embedded) == {("h", "pca"), ("h", "tsne"), ("c", "pca"), ("c", "tsne")}
+    fig = probing.plot_embeddings(reps, np.arange(len(X)) % 5, embedded=embedded)
     assert len(fig.axes) == 4
     plt.close(fig)
 
