@@ -272,11 +272,11 @@ def cut_segments(S, *, window: int, stride: int | None = None, n_valid=None) -> 
     return np.stack(pieces).astype(np.float32, copy=False)
 
 
-def pairs(S, *, config: LSTMConfig, n_valid=None) -> tuple[np.ndarray, np.ndarray]:
+def pairs(S, *, config: LSTMConfig) -> tuple[np.ndarray, np.ndarray]:
     """Input and target sequences ``(x, y)``, each ``[n_segments, window - shift, n_mels]``, of
     the spectrograms ``S`` laid out as ``config`` says (:func:`cut_segments`, then
     :func:`langlab.models.shift_pairs`)."""
-    segments = cut_segments(S, window=config.window, stride=config.segment_stride, n_valid=n_valid)
+    segments = cut_segments(S, window=config.window, stride=config.segment_stride)
     check(len(segments) >= 1,
           f"no clip of {S.shape[2] if np.ndim(S) == 3 else '?'} frames holds a {config.window}-frame "
           "segment; use a shorter window", DataError)
@@ -334,7 +334,7 @@ def _epoch_batches(n: int, batch_size: int, rng: np.random.Generator):
 
 
 def train_lstm(S_train, S_val, *, config: LSTMConfig, seed: int, S_pretrain=None,
-               threshold: float | None = None, n_valid_train=None, progress: bool = False):
+               threshold: float | None = None, progress: bool = False):
     """One run: optional pre-training, then Spanish training for ``config.max_steps`` steps.
 
     Parameters
@@ -351,8 +351,6 @@ def train_lstm(S_train, S_val, *, config: LSTMConfig, seed: int, S_pretrain=None
         Pre-training clips (``config.pretrain_epochs`` epochs on them first), or None.
     threshold : float or None
         Validation loss at which to stop when ``config.stop_at_threshold`` is set.
-    n_valid_train : sequence of int or None
-        Usable frames per training clip (see :func:`cut_segments`).
     progress : bool
         Show a progress bar (stderr).
 
@@ -372,7 +370,7 @@ def train_lstm(S_train, S_val, *, config: LSTMConfig, seed: int, S_pretrain=None
     S_train = _check_S(S_train, "S_train")
     n_mels = S_train.shape[1]
     S_val = _check_S(S_val, "S_val", n_mels=n_mels)
-    x_train, y_train = pairs(S_train, config=config, n_valid=n_valid_train)
+    x_train, y_train = pairs(S_train, config=config)
     x_val, y_val = pairs(S_val, config=config)
     fresh = build_for(config, n_mels=n_mels, seed=seed)
     model = _warm_model(fresh, config, batch=(min(config.batch_size, len(x_train)), *x_train.shape[1:]))
@@ -676,15 +674,6 @@ def _entry(store: Store, config: LSTMConfig, condition: str, seed: int, keys: Se
                        inputs=list(keys), code=_CODE)
 
 
-def _data_keys(preset, condition: str, *, store: Store, data_dir) -> tuple[str, ...]:
-    """Store keys of a run's inputs (computing the features once, here, if they are missing)."""
-    from langlab import features
-    keys = [features.for_preset(preset, data_dir=data_dir, store=store).key]
-    if condition != "none":
-        keys.append(pretrain_spectrograms(preset, condition=condition, store=store, data_dir=data_dir)[1])
-    return tuple(keys)
-
-
 #: Per-run numbers kept in each entry's manifest.
 RUN_FIELDS = ("copy_baseline", "mean_baseline", "val_loss_start", "val_loss_final", "best_val_loss",
               "pretrain_steps", "steps", "steps_per_epoch", "n_train", "n_val", "n_pretrain",
@@ -715,8 +704,10 @@ def _train_unit(preset, condition: str, seed: int, *, store: Store, data_dir, th
         model.save(folder / "model.keras")
         history.to_csv(folder / "history.csv", index=False)
         pre, train = history[history["phase"] == "pretrain"], history[history["phase"] == "train"]
-        seg = lambda S: 0 if S is None else len(cut_segments(S, window=config.window,  # noqa: E731
-                                                             stride=config.segment_stride))
+        segments = {name: 0 if S is None else len(cut_segments(S, window=config.window,
+                                                                stride=config.segment_stride))
+                    for name, S in (("train", data.S_train), ("val", data.S_val),
+                                    ("pretrain", data.S_pretrain))}
         return {"condition": condition, "seed": int(seed), "threshold_at_training": threshold,
                 "copy_baseline": base["copy"], "mean_baseline": base["mean"],
                 "val_loss_start": float(train["val_loss"].iloc[0]),
@@ -724,12 +715,10 @@ def _train_unit(preset, condition: str, seed: int, *, store: Store, data_dir, th
                 "best_val_loss": float(train["val_loss"].min()),
                 "pretrain_steps": int(pre["step"].max()) if len(pre) else 0,
                 "steps": int(train["step"].max()),
-                "steps_per_epoch": int(round(train["step"].iloc[-1] / train["epoch"].iloc[-1]))
-                if train["epoch"].iloc[-1] > 0 else 0,
+                "steps_per_epoch": segments["train"] // min(config.batch_size, segments["train"]),
                 "n_train": len(data.S_train), "n_val": len(data.S_val),
                 "n_pretrain": 0 if data.S_pretrain is None else len(data.S_pretrain),
-                "n_train_segments": seg(data.S_train), "n_val_segments": seg(data.S_val),
-                "n_pretrain_segments": seg(data.S_pretrain),
+                **{f"n_{name}_segments": n for name, n in segments.items()},
                 "pretrain_seconds": float(pre["seconds"].max()) if len(pre) else 0.0,
                 "train_seconds": float(train["seconds"].max())}
 
@@ -789,7 +778,7 @@ def lstm_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=N
     store = default_store(store)
     n_jobs = config.n_jobs if n_jobs is None else int(n_jobs)
     check(n_jobs >= 1 or n_jobs == -1, f"n_jobs must be a positive integer or -1, got {n_jobs}")
-    keys = {c: _data_keys(preset, c, store=store, data_dir=data_dir) for c in conditions}
+    keys = {c: lstm_data(preset, condition=c, store=store, data_dir=data_dir).keys for c in conditions}
     entries = {(c, s): _entry(store, config, c, s, keys[c]) for c in conditions for s in seeds}
     missing = [cs for cs, e in entries.items() if not e.exists()]
     if missing:
@@ -864,7 +853,7 @@ def load_lstm(preset, *, condition: str, seed: int, store=None, data_dir=None):
     _check_seeds([seed])
     store = default_store(store)
     entry = _entry(store, preset.lstm, condition, seed,
-                   _data_keys(preset, condition, store=store, data_dir=data_dir))
+                   lstm_data(preset, condition=condition, store=store, data_dir=data_dir).keys)
     if not entry.exists():
         _train_unit(preset, condition, int(seed), store=store, data_dir=data_dir,
                     threads=preset.lstm.threads if _in_worker() else None)

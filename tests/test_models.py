@@ -70,6 +70,7 @@ def test_state_model_shares_the_weights():
 
 def test_state_model_of_a_saved_and_loaded_model(small, tmp_path):
     import keras
+    small.optimizer.build(small.trainable_variables)  # as after training: saved with the model
     small.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras")
     x = np.random.default_rng(2).random((2, 8, 6), dtype=np.float32)
