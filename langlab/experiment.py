@@ -138,10 +138,10 @@ class RunSummary:
         where = f"Dask cluster {self.scheduler}" if self.scheduler else f"{self.n_jobs} local worker(s)"
         lines = [f"langlab run --preset {self.preset}: finished in {_duration(self.seconds)} on {where}",
                  f"{'stage':<18}{'units':>6}{'ran':>6}{'reused':>8}{'entries new/reused':>20}"
-                 f"{'time':>10}  status"]
+                 f"{'time':>13}  status"]
         for r in self.stages:
             lines.append(f"{r.name:<18}{r.units:>6}{r.ran:>6}{r.reused:>8}"
-                         f"{f'{r.entries_computed}/{r.entries_reused}':>20}{_duration(r.seconds):>10}"
+                         f"{f'{r.entries_computed}/{r.entries_reused}':>20}{_duration(r.seconds):>13}"
                          f"  {r.status}")
         for r in self.stages:
             for why in r.skipped:
