@@ -115,15 +115,28 @@ def build_next_frame_lstm(*, n_mels: int, units: int = 250, learning_rate: float
     import keras
     from keras import layers
 
+    # Initializers get explicit seeds derived from ``seed``: without them Keras draws each
+    # initializer's seed from Python's global ``random`` when the layer is built, and any other
+    # thread touching ``random`` meanwhile (a Dask worker's event loop does) changes the weights.
+    seeded = {} if seed is None else {
+        "lstm": dict(kernel_initializer=keras.initializers.GlorotUniform(seed=_derived(seed, 1)),
+                     recurrent_initializer=keras.initializers.Orthogonal(seed=_derived(seed, 2))),
+        "dense": dict(kernel_initializer=keras.initializers.GlorotUniform(seed=_derived(seed, 3))),
+    }
     frames = keras.Input(shape=(None, int(n_mels)), name="frames")
     sequence, h, c = layers.LSTM(int(units), return_sequences=True, return_state=True,
-                                 name=LSTM_LAYER)(frames)
-    prediction = layers.Dense(int(n_mels), name=OUTPUT_LAYER)(sequence)
+                                 name=LSTM_LAYER, **seeded.get("lstm", {}))(frames)
+    prediction = layers.Dense(int(n_mels), name=OUTPUT_LAYER, **seeded.get("dense", {}))(sequence)
     model = keras.Model(frames, prediction, name="next_frame_lstm")
     schedule = keras.optimizers.schedules.ExponentialDecay(
         float(learning_rate), decay_steps=int(decay_steps), decay_rate=float(decay_rate))
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse", jit_compile=False)
     return model
+
+
+def _derived(seed: int, index: int) -> int:
+    """A per-layer initializer seed from the run seed (distinct for each ``index``)."""
+    return int(seed) * 1_000 + int(index)
 
 
 def _lstm_layer(model):
