@@ -210,9 +210,21 @@ def build_autoencoder(*, n_mels: int, n_frames: int, filters: Sequence[int] = (3
     f1, f2, f3 = cfg.filters
     k = cfg.kernel_size
 
+    # Every kernel initializer gets its own seed derived from ``seed``. Without one, Keras draws
+    # an initializer's seed from Python's global ``random`` when the layer is built, so another
+    # thread touching ``random`` meanwhile (a Dask worker's event loop does) would change the
+    # initial weights. Biases and batch-norm parameters start at constants.
+    layer_index = iter(range(1, 100))
+
+    def init():
+        if seed is None:
+            return "glorot_uniform"
+        return keras.initializers.GlorotUniform(seed=int(seed) * 1_000 + next(layer_index))
+
     def conv_bn_relu(x, channels, name, transpose=False):
         conv = layers.Conv2DTranspose if transpose else layers.Conv2D
-        x = conv(channels, k, padding="same", use_bias=False, name=f"{name}_conv")(x)
+        x = conv(channels, k, padding="same", use_bias=False, kernel_initializer=init(),
+                 name=f"{name}_conv")(x)
         x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
         return layers.ReLU(name=f"{name}_relu")(x)
 
@@ -225,17 +237,19 @@ def build_autoencoder(*, n_mels: int, n_frames: int, filters: Sequence[int] = (3
     x = layers.MaxPooling2D(2, name="enc2_pool")(x)
     x = conv_bn_relu(x, f3, "enc3")
     x = layers.Flatten(name="flatten")(x)
-    z = layers.Dense(cfg.latent_dim, name="latent")(x)
+    z = layers.Dense(cfg.latent_dim, kernel_initializer=init(), name="latent")(x)
     encoder = keras.Model(S_in, z, name="encoder")
 
     z_in = keras.Input(shape=(cfg.latent_dim,), name="z")
-    x = layers.Dense((h // 4) * (w // 4) * f3, activation="relu", name="expand")(z_in)
+    x = layers.Dense((h // 4) * (w // 4) * f3, activation="relu", kernel_initializer=init(),
+                     name="expand")(z_in)
     x = layers.Reshape((h // 4, w // 4, f3), name="unflatten")(x)
     x = conv_bn_relu(x, f2, "dec1", transpose=True)
     x = layers.UpSampling2D(2, name="dec1_up")(x)
     x = conv_bn_relu(x, f1, "dec2", transpose=True)
     x = layers.UpSampling2D(2, name="dec2_up")(x)
-    x = layers.Conv2DTranspose(1, k, padding="same", activation="sigmoid", name="out_conv")(x)
+    x = layers.Conv2DTranspose(1, k, padding="same", activation="sigmoid", kernel_initializer=init(),
+                               name="out_conv")(x)
     x = layers.Cropping2D(((0, h - n_mels), (0, w - n_frames)), name="crop")(x)
     S_hat = layers.Reshape((n_mels, n_frames), name="drop_channel")(x)
     decoder = keras.Model(z_in, S_hat, name="decoder")
@@ -659,8 +673,13 @@ def load_autoencoder(preset, *, condition: str, seed: int, store=None, data_dir=
     Returns a compiled ``keras.Model`` (see :func:`build_autoencoder`).
     """
     import keras
+    preset = _preset(preset)
     entry = _stored_entry(preset, condition, seed, store=store, data_dir=data_dir)
-    return keras.models.load_model(entry.path / "model.keras")
+    # The stored model keeps its weights, not Adam's state (training is over): compile afresh.
+    model = keras.models.load_model(entry.path / "model.keras", compile=False)
+    model.compile(optimizer=keras.optimizers.Adam(preset.autoencoder.learning_rate), loss="mse",
+                  jit_compile=False)
+    return model
 
 
 def ae_history(preset, *, seeds=None, conditions=None, store=None, data_dir=None) -> pd.DataFrame:
@@ -687,29 +706,18 @@ def ae_latents(preset, *, condition: str, seed: int, store=None, data_dir=None) 
 # --------------------------------------------------------------------------------------------
 # Probing the latents with the probing module's procedure
 # --------------------------------------------------------------------------------------------
-#: ``condition`` of the baseline rows of :func:`ae_probe_experiment`.
-UNTRAINED = "untrained"
-INPUT = "input"
-
-
 def probe_clips(preset, *, store=None, data_dir=None):
-    """The probe clips (role ``probe``, silent clips excluded) as a FeatureSet, and the row
-    positions that :func:`langlab.probing.balance_locales` keeps (equal counts per language,
-    seeded with the probing config's seed) when ``preset.probing.balance`` is set."""
-    from langlab import features, probing
-    preset = _preset(preset)
-    fs = features.for_preset(preset, data_dir=data_dir, store=default_store(store)).where(role="probe")
-    table = fs.table.reset_index(drop=True)
-    keep = (probing.balance_locales(table, seed=preset.probing.seed) if preset.probing.balance
-            else np.arange(len(table)))
-    return fs, keep
+    """The probe clips and the balanced row positions: :func:`langlab.probing.probe_clips`,
+    the same clips Chapter 4 probes the LSTM on."""
+    from langlab import probing
+    return probing.probe_clips(_preset(preset), store=default_store(store), data_dir=data_dir)
 
 
 def pool_spectrograms(S, *, size: int = MULTIPLE) -> np.ndarray:
     """Average ``size`` x ``size`` blocks of each spectrogram (zero-padded like the model's input).
 
     With ``size=4`` this is the grid of the encoder's last convolution: 40 x 188 becomes
-    10 x 47. Returns ``[n, ceil(n_mels / size), ceil(n_frames / size)]`` float32.
+    10 x 47; with ``size=8`` 5 x 24. Returns ``[n, ceil(n_mels / size), ceil(n_frames / size)]`` float32.
     """
     S = np.asarray(S, dtype=np.float32)
     check(S.ndim == 3, f"S must be [n_clips, n_mels, n_frames], got shape {S.shape}")
@@ -720,20 +728,26 @@ def pool_spectrograms(S, *, size: int = MULTIPLE) -> np.ndarray:
     return padded.reshape(len(S), h // size, size, w // size, size).mean(axis=(2, 4))
 
 
+#: Block size of the pooled-spectrogram baseline of :func:`input_representations`.
+INPUT_POOL = 8
+
+
 def input_representations(S) -> dict[str, np.ndarray]:
     """No-network baselines of a probe (Chapter 5).
 
-    - ``"spectrogram"``: the scaled spectrogram itself, averaged over 4 x 4 blocks
-      (:func:`pool_spectrograms`, the grid the encoder's last convolution works on) and
-      flattened: what the autoencoder sees, at the resolution its code is made from. (The
-      unpooled spectrogram has 16 times as many numbers; it makes each probe about as many
-      times slower, see the chapter's exercises.)
+    - ``"spectrogram"``: the scaled spectrogram itself, averaged over 8 x 8 blocks
+      (:func:`pool_spectrograms` with ``size=INPUT_POOL``) and flattened: what the autoencoder
+      sees, in about as many numbers as its code (the book's 40 x 188 spectrograms give
+      5 x 24 = 120). Finer grids give the linear probe many more dimensions than clips and
+      make each probe much slower (4 x 4 blocks: 470 numbers, about 6 times the time; see the
+      chapter's exercises).
     - ``"mel_stats"``: per-band mean and standard deviation over time
       (:func:`langlab.probing.mel_stats`), Chapter 4's no-network baseline.
     """
     from langlab import probing
     S = np.asarray(S, dtype=np.float32)
-    return {"spectrogram": pool_spectrograms(S).reshape(len(S), -1), "mel_stats": probing.mel_stats(S)}
+    return {"spectrogram": pool_spectrograms(S, size=INPUT_POOL).reshape(len(S), -1),
+            "mel_stats": probing.mel_stats(S)}
 
 
 def _probe_unit(preset, condition: str, seed: int, *, store: Store, data_dir, run_key: str | None,
@@ -747,16 +761,16 @@ def _probe_unit(preset, condition: str, seed: int, *, store: Store, data_dir, ru
     config = preset.autoencoder
     fs, keep = probe_clips(preset, store=store, data_dir=data_dir)
     unit = {"probing": preset.probing, "condition": condition, "seed": int(seed)}
-    if condition != INPUT:
+    if condition != probing.INPUT:
         unit["autoencoder"] = config.training_fields()
     entry = store.entry("autoencoder-probe", config=unit,
                         inputs=[fs.key] + ([run_key] if run_key else []),
                         code=["langlab.autoencoder", "langlab.probing"])
     if not entry.exists():
         table = fs.table.reset_index(drop=True).iloc[keep]
-        if condition == INPUT:
+        if condition == probing.INPUT:
             reps = input_representations(np.asarray(fs.scaled(), dtype=np.float32)[keep])
-        elif condition == UNTRAINED:
+        elif condition == probing.UNTRAINED:
             if threads:
                 limit_threads(threads)
             S = np.asarray(fs.scaled(), dtype=np.float32)[keep]
@@ -774,7 +788,15 @@ def _probe_unit(preset, condition: str, seed: int, *, store: Store, data_dir, ru
         result.insert(0, "condition", condition)
         entry.write(lambda folder: result.to_csv(folder / "probes.csv", index=False),
                     description=f"linear probes of autoencoder {condition}, seed {seed}")
-    return pd.read_csv(entry.path / "probes.csv")  # the same table whether computed or reused
+    return _read_probes(entry.path / "probes.csv")  # the same table whether computed or reused
+
+
+def _read_probes(file: Path) -> pd.DataFrame:
+    # Only empty fields are missing values (no condition name may turn into NaN).
+    table = pd.read_csv(file, keep_default_na=False, na_values=[""])
+    if "note" in table:
+        table["note"] = table["note"].fillna("")
+    return table
 
 
 def ae_probe_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=None,
@@ -814,8 +836,9 @@ def ae_probe_experiment(preset, *, seeds=None, conditions=None, store=None, n_jo
                          data_dir=data_dir)
     run_key = {(r.condition, r.seed): r.key for r in runs.itertuples()}
     probe_clips(preset, store=store, data_dir=data_dir)  # features computed once, here
+    from langlab import probing
     units = ([(c, s, run_key[c, s]) for c in conditions for s in seeds]
-             + [(UNTRAINED, s, None) for s in seeds] + [(INPUT, s, None) for s in seeds])
+             + [(probing.UNTRAINED, s, None) for s in seeds] + [(probing.INPUT, s, None) for s in seeds])
     threads = None if n_jobs == 1 else config.threads
     if n_jobs == 1:
         tables = [_probe_unit(preset, c, s, store=store, data_dir=data_dir, run_key=k, threads=None)

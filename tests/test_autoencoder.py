@@ -113,6 +113,33 @@ def test_same_seed_same_initial_weights():
     assert any(not np.array_equal(wa, wc) for wa, wc in zip(a.get_weights(), c.get_weights()))
 
 
+def test_initial_weights_ignore_other_threads_drawing_random():
+    """Initializers are seeded from the run seed, not from Python's global ``random`` (which a
+    Dask worker's event loop draws from concurrently)."""
+    import random
+    import threading
+
+    def weight_sum():
+        model = ae.build_autoencoder(n_mels=8, n_frames=8, filters=(2, 2, 2), latent_dim=3, seed=1)
+        return [float(np.abs(w).sum()) for w in model.get_weights()]
+
+    quiet = weight_sum()
+    stop = threading.Event()
+
+    def draw():
+        while not stop.is_set():
+            random.random()
+
+    thread = threading.Thread(target=draw)
+    thread.start()
+    try:
+        noisy = [weight_sum() for _ in range(3)]
+    finally:
+        stop.set()
+        thread.join()
+    assert all(n == quiet for n in noisy)
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"n_mels": 0, "n_frames": 10}, "n_mels and n_frames must be positive integers"),
     ({"n_mels": 10, "n_frames": 2.5}, "n_mels and n_frames must be positive integers"),
@@ -218,7 +245,7 @@ def test_pool_spectrograms(size, expected):
 
 def test_input_representations():
     reps = ae.input_representations(spectrograms(3))
-    assert reps["spectrogram"].shape == (3, 3 * 6)  # 10 x 23 padded to 12 x 24, pooled 4 x 4
+    assert reps["spectrogram"].shape == (3, 2 * 3)  # 10 x 23 padded to 16 x 24, pooled 8 x 8
     assert reps["mel_stats"].shape == (3, 20)
 
 
@@ -274,3 +301,33 @@ def test_experiment_rejects_bad_arguments(kwargs, match, tmp_home):
 def test_unknown_preset(tmp_home):
     with pytest.raises(ParameterError, match="unknown preset 'huge'"):
         ae.ae_experiment("huge")
+
+
+@pytest.mark.slow
+def test_probe_experiment(smoke_runs, smoke_store, monkeypatch):
+    from langlab import probing
+
+    results = ae.ae_probe_experiment("smoke", store=smoke_store, n_jobs=1, **SMOKE_RUNS)
+    assert set(results.condition) == {"none", "it", probing.UNTRAINED, probing.INPUT}
+    assert set(results.seed) == {0}
+    by_condition = results.groupby("condition")["representation"].agg(set)
+    assert by_condition["none"] == {"latent"} and by_condition[probing.UNTRAINED] == {"latent"}
+    assert by_condition[probing.INPUT] == {"spectrogram", "mel_stats"}
+    assert set(results.task) == set(probing.TASKS)
+    assert {"probe", "accuracy", "balanced_accuracy", "p_value", "note"} <= set(results.columns)
+    ok = results[results.note == ""]
+    assert ok.balanced_accuracy.between(0, 1).all()
+    # the same procedure as Chapter 4: probe_table's rows, only condition and seed added
+    fs, keep = ae.probe_clips("smoke", store=smoke_store)
+    Z, _ = ae.ae_latents("smoke", condition="none", seed=0, store=smoke_store)
+    table = fs.table.reset_index(drop=True).iloc[keep]
+    expected = probing.probe_table({"latent": Z[keep]}, table.locale.to_numpy(),
+                                   table.client_id.to_numpy(), config=probing.PRESETS["smoke"],
+                                   seed=probing.PRESETS["smoke"].seed + 0)
+    got = results[results.condition == "none"].drop(columns=["condition", "seed"])
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True),
+                                  check_dtype=False)
+    # a second call probes nothing
+    monkeypatch.setattr(probing, "probe_table", lambda *a, **k: pytest.fail("probed again"))
+    again = ae.ae_probe_experiment("smoke", store=smoke_store, n_jobs=1, **SMOKE_RUNS)
+    pd.testing.assert_frame_equal(again, results)
