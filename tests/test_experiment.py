@@ -318,7 +318,7 @@ def test_dask_cluster_gives_the_same_results(reference_run, tmp_path, tmp_home):
     _, reference_out, _ = reference_run
     # Workers inherit LANGLAB_HOME from this process (tmp_home): they never see the project store.
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=":0") as cluster:
         done = langlab_run(*SMOKE[:-2], "--scheduler", cluster.scheduler_address,
                            "--out", str(tmp_path / "out"), home=tmp_home)
     assert done.returncode == 0, done.stderr[-3000:]
