@@ -40,6 +40,7 @@ FAST = probing.ProbeConfig(n_splits=4, n_permutations=0)
     ("n_permutations", -1, "n_permutations"),
     ("permutation_tasks", ("binary", "4way"), "permutation_tasks"),
     ("C", 0.0, "C must be"),
+    ("solver", "lbfgs", "solver"),
     ("test_size", 1.0, "test_size"),
     ("n_frames", 0, "n_frames"),
     ("tsne_perplexity", -1.0, "tsne_perplexity"),
@@ -200,6 +201,39 @@ def test_probe_equals_the_pipeline_and_sklearn_metrics():
     assert probing.balanced_accuracy(a, b) == pytest.approx(balanced_accuracy_score(a, b))
 
 
+@pytest.mark.parametrize("task", probing.TASKS)
+def test_batched_solver_is_linear_svc(task):
+    """squared_hinge_svms solves LinearSVC's problem: same weights, same permutation null."""
+    from sklearn.svm import LinearSVC
+
+    X, locales, groups = multilingual(language=0.4, n_speakers=6)
+    y, _ = probing.task_labels(locales, task=task)
+    cfg = probing.ProbeConfig(n_splits=3, C=0.1)
+    Z = (X - X.mean(0)) / X.std(0)
+    if task == "binary":
+        W = probing.squared_hinge_svms(Z, np.where(y[None] == 1, 1.0, -1.0), C=cfg.C)
+        svc = LinearSVC(C=cfg.C, tol=1e-10, max_iter=100_000).fit(Z, y)
+        np.testing.assert_allclose(W[0], np.r_[svc.coef_[0], svc.intercept_], atol=1e-5)
+    splits = probing.grouped_splits(y, groups, n_splits=3, seed=0)
+    folds = probing._folds(X, splits, scale=True)
+    seeds = list(range(12))
+    observed, null = probing._batched_null(folds, y, groups, seeds, C=cfg.C)
+    svc = LinearSVC(C=cfg.C, max_iter=cfg.max_iter)
+    assert observed == pytest.approx(probing._cv_scores(svc, folds, y)[1])
+    np.testing.assert_allclose(null, probing._null_scores(svc, folds, y, groups, seeds))
+
+
+@pytest.mark.parametrize("task", probing.TASKS)
+@pytest.mark.parametrize("split", ["grouped", "shared"])
+def test_solvers_give_the_same_probe(task, split):
+    X, locales, groups = multilingual(language=0.4, n_speakers=6)
+    y, _ = probing.task_labels(locales, task=task)
+    results = [probing.probe(X, y, groups, split=split, n_permutations=9, seed=2,
+                             config=probing.ProbeConfig(n_splits=3, solver=solver))
+               for solver in ("batched", "liblinear")]
+    assert results[0] == pytest.approx(results[1], abs=1e-12, nan_ok=True)
+
+
 def test_majority_probe():
     X, locales, groups = synthetic()
     for task, accuracy in [("binary", 2 / 3)]:
@@ -258,6 +292,10 @@ def test_probe_table_and_summaries():
     assert len(sel) == 2 * 2 * 2
     signal = sel.query("representation == 'signal'")["selectivity"]
     assert (signal > 0.2).all()
+    with pytest.raises(DataError, match="'noise' contains NaN"):
+        probing.probe_table({"noise": np.full(X.shape, np.nan)}, locales, groups, config=cfg)
+    with pytest.raises(ParameterError, match="'short' must be"):
+        probing.probe_table({"short": X[:5]}, locales, groups, config=cfg)
     with pytest.raises(ParameterError, match="unknown probe"):
         probing.probe_table(reps, locales, groups, config=cfg, probes=("linear", "knn"))
 
@@ -313,7 +351,7 @@ def test_lstm_probe_experiment_smoke(smoke_store, monkeypatch):
     assert set(results["representation"]) == {"h", "c", "h_pooled", "mel_stats"}
     assert set(results["task"]) == set(probing.TASKS)
     tested = results[results["p_value"].notna()]
-    assert set(tested["representation"]) <= {"h", "c", "mel_stats"}
+    assert set(tested["representation"]) == {"h", "c", "h_pooled", "mel_stats"}
     assert set(tested["probe"]) == {"linear"} and set(tested["task"]) == {"binary"}
     ok = results[results["note"] == ""]
     assert ok["balanced_accuracy"].between(0, 1).all()
