@@ -26,6 +26,7 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -363,9 +364,16 @@ def train_autoencoder(S_train, S_val, *, config: AutoencoderConfig, seed: int, S
     return trained, pd.DataFrame(rows)
 
 
-#: The model of the previous run in this process, whose traced training graph the next run of
-#: the same architecture reuses (see :func:`_reusable_model`). At most one entry.
-_REUSABLE: dict[tuple, Any] = {}
+#: The model of the previous run in this thread, whose traced training graph the next run of
+#: the same architecture reuses (see :func:`_reusable_model`). At most one entry a thread, so
+#: that two runs in threads of one process (a multi-threaded Dask worker) never share a model.
+_LOCAL = threading.local()
+
+
+def _reusable_cache() -> dict[tuple, Any]:
+    if not hasattr(_LOCAL, "models"):
+        _LOCAL.models = {}
+    return _LOCAL.models
 
 
 def _reusable_model(fresh, config: AutoencoderConfig, shape: tuple[int, int]):
@@ -379,10 +387,11 @@ def _reusable_model(fresh, config: AutoencoderConfig, shape: tuple[int, int]):
     caller gets a copy of the trained weights in a model of its own.
     """
     key = (config.filters, config.kernel_size, config.latent_dim, config.learning_rate, shape)
-    model = _REUSABLE.get(key)
+    cache = _reusable_cache()
+    model = cache.get(key)
     if model is None:
-        _REUSABLE.clear()
-        _REUSABLE[key] = fresh
+        cache.clear()
+        cache[key] = fresh
         return fresh
     model.set_weights(fresh.get_weights())
     optimizer = model.optimizer

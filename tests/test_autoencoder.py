@@ -184,7 +184,7 @@ def test_same_seed_same_losses(trained):
 
 def test_reused_graph_equals_a_fresh_model(trained):
     """A worker reuses the traced graph of its previous run; results equal a fresh model's."""
-    ae._REUSABLE.clear()
+    ae._reusable_cache().clear()
     S = trained["S"]
     model, history = ae.train_autoencoder(S[:40], S[40:], config=SMOKE, seed=1, S_pretrain=None)
     pd.testing.assert_frame_equal(history, trained["c"][1])
