@@ -277,6 +277,26 @@ class SiteServer:
 #: Runs in the page after its load event; returns the DOM findings as JSON.
 PAGE_PROBE = r"""
 (async () => {
+  // Sphinx writes TeX into span.math / div.math; MathJax replaces it by an mjx-container.
+  async function mathFindings(root) {
+    const formulas = Array.from(root.querySelectorAll('span.math, div.math'));
+    const startup = window.MathJax && window.MathJax.startup;
+    if (formulas.length && startup && startup.promise) {
+      await Promise.race([startup.promise, new Promise(done => setTimeout(done, 20000))]);
+    }
+    return {
+      formulas: formulas.length,
+      mathjaxLoaded: Boolean(startup && startup.promise),
+      unrenderedMath: formulas.filter(el => !el.querySelector('mjx-container')).map(text),
+      mathErrors: Array.from(root.querySelectorAll('mjx-merror'))
+                       .map(el => el.getAttribute('data-mjx-error') || 'TeX error')
+        // An undefined macro is no error for MathJax: it shows the name in red (the
+        // assistive MathML copy, when present, holds that name as text).
+        .concat(Array.from(root.querySelectorAll('mjx-container mjx-mtext[style*="color: red"]'))
+                .map(el => 'undefined macro ' + text(el.closest('mjx-container')
+                  .querySelector('mjx-assistive-mml mtext[mathcolor="red"]') || el))),
+    };
+  }
   const imgs = Array.from(document.images);
   imgs.forEach(img => { if (img.loading === 'lazy') img.loading = 'eager'; });
   await Promise.all(imgs.filter(img => !img.complete).map(img => new Promise(done => {
@@ -309,6 +329,7 @@ PAGE_PROBE = r"""
         '.xref.std-ref, .xref.std-numref, .xref.std-doc, .xref.myst, .xref.std-term'
       )).filter(el => !el.closest('a')).map(text),
     links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
+    ...(await mathFindings(root)),
   };
 })()
 """
@@ -322,6 +343,8 @@ class PageReport:
     missing_images: list[str] = dataclasses.field(default_factory=list)
     empty_glue: list[str] = dataclasses.field(default_factory=list)
     error_outputs: list[str] = dataclasses.field(default_factory=list)
+    formulas: int = 0
+    math_errors: list[str] = dataclasses.field(default_factory=list)
     links: list[str] = dataclasses.field(default_factory=list)
     broken_links: list[str] = dataclasses.field(default_factory=list)
 
@@ -442,6 +465,13 @@ def inspect_page(browser: Browser, url: str, *, page: str, origin: str, site: Pa
                                      "renders nothing)")
     report.error_outputs = ([f"error output: {t!r}" for t in found["errorOutputs"]]
                             + [f"unresolved reference: {t!r}" for t in found["unresolvedRefs"]])
+    report.formulas = found["formulas"]
+    if found["formulas"] and not found["mathjaxLoaded"]:
+        report.math_errors.append(f"{found['formulas']} formula(s), but MathJax did not load")
+    elif found["unrenderedMath"]:
+        report.math_errors.append(f"{len(found['unrenderedMath'])} of {found['formulas']} "
+                                  f"formula(s) not rendered, e.g. {found['unrenderedMath'][0]!r}")
+    report.math_errors += [f"TeX error: {e!r}" for e in found["mathErrors"]]
     report.links = sorted(set(found["links"]))
     report.broken_links = [why for link in report.links
                            if (why := check_link(link, origin=origin, site=site))]
@@ -485,6 +515,17 @@ def check_site(site: Path, executable: str, *, screenshots: dict[str, Path] | No
         browser.close()
         server.close()
     return reports
+
+
+def mathjax_files() -> Path:
+    """The MathJax copy that the book serves (the ``sphinx-mathjax-offline`` package's)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sphinx-mathjax-offline")
+    assert spec and spec.submodule_search_locations, "sphinx-mathjax-offline is not installed"
+    folder = Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax"
+    assert (folder / "tex-chtml.js").is_file(), f"no tex-chtml.js in {folder}"
+    return folder
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -572,6 +613,13 @@ def test_no_error_output(reports):
         "pages that show errors:\n" + problems(reports, "error_outputs"))
 
 
+def test_math_renders(reports):
+    """Formulas are typeset by the MathJax copy served with the site (no network needed)."""
+    assert sum(r.formulas for r in reports.values()) > 0, "no formulas found in the book"
+    assert not problems(reports, "math_errors"), (
+        "formulas that did not render:\n" + problems(reports, "math_errors"))
+
+
 def test_internal_links(reports):
     assert not problems(reports, "broken_links"), (
         "broken internal links:\n" + problems(reports, "broken_links"))
@@ -596,7 +644,16 @@ raw {glue:text}`x:.1f` and [glue].</p>
 <a href="other.html">ok</a> <a href="other.html#there">ok</a> <a href="#here">self</a>
 <a href="gone.html">gone</a> <a href="other.html#nowhere">bad anchor</a>
 <a href="https://example.org/">external</a>
+<p>A formula <span class="math notranslate nohighlight">\\(x^2\\)</span> and no MathJax.</p>
 <script>console.error("boom"); undefined_function();</script>
+</article></body></html>
+"""
+#: MathJax from the package the book uses: one formula that renders, two with TeX errors.
+MATH_PAGE = """<!doctype html><html><head><title>math</title>
+<script defer src="_static/mathjax/tex-chtml.js"></script></head><body><article>
+<p>Fine <span class="math notranslate nohighlight">\\(h_t = o_t \\odot \\tanh(c_t)\\)</span>.</p>
+<div class="math notranslate nohighlight">\\[\\nosuchmacro{x}\\]</div>
+<div class="math notranslate nohighlight">\\[x^2^3\\]</div>
 </article></body></html>
 """
 OK_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
@@ -610,6 +667,9 @@ def test_checker_catches_each_problem(tmp_path, chromium):
     (site / "ok.svg").write_text(OK_SVG)
     (site / "other.html").write_text('<html><body><p id="there">fine</p></body></html>')
     (site / "index.html").write_text('<meta http-equiv="Refresh" content="0; url=nowhere.html" />')
+    (site / "math.html").write_text(MATH_PAGE)
+    (site / "_static").mkdir()
+    (site / "_static" / "mathjax").symlink_to(mathjax_files())
     (site / "_sources" / "other.md").write_text(
         "# Other\n\nA {glue:text}`a:.1f` and {glue:text}`b`.\n\n```{exercise}\n"
         "Also {glue:text}`c`.\n```\n\n```python\n{glue:text}`not_a_role`\n```\n")
@@ -630,3 +690,8 @@ def test_checker_catches_each_problem(tmp_path, chromium):
     assert "3 {glue:text} roles in the source, only 0 rendered" in " ".join(other.empty_glue)
     assert not other.console_errors and not other.broken_links
     assert index.broken_links and "nowhere.html" in index.broken_links[0]
+    assert bad.formulas == 1 and "MathJax did not load" in " ".join(bad.math_errors)
+    math = found["math.html"]
+    assert math.formulas == 3 and not math.console_errors, math
+    errors = " ".join(math.math_errors)
+    assert len(math.math_errors) == 2 and "nosuchmacro" in errors and "Double exponent" in errors
