@@ -31,6 +31,7 @@ import html.parser
 import json
 import os
 import queue
+import re
 import shutil
 import struct
 import subprocess
@@ -618,6 +619,23 @@ def test_math_renders(reports):
     assert sum(r.formulas for r in reports.values()) > 0, "no formulas found in the book"
     assert not problems(reports, "math_errors"), (
         "formulas that did not render:\n" + problems(reports, "math_errors"))
+
+
+def test_api_reference_points_to_chapters(site):
+    """Every function and class of the API reference links back to a page of the book."""
+    page = site / "appendix_api.html"
+    assert page.is_file(), f"no API reference in {site}"
+    text = page.read_text()
+    entries = list(re.finditer(r'<dl class="py (\w+)">\s*<dt class="sig sig-object py" '
+                               r'id="(langlab\.\w+\.\w+)"', text))
+    bounds = [m.start() for m in entries] + [len(text)]
+    objects = [(m.group(2), m.start(), end) for m, end in zip(entries, bounds[1:])
+               if m.group(1) in ("function", "class", "exception")]
+    assert len(objects) > 20, f"only {len(objects)} documented functions and classes in {page}"
+    missing = [name for name, start, end in objects
+               if not re.search(r'In the book:</strong>[^<]*<a class="reference internal" '
+                                r'href="[^"#]+\.html"', text[start:end])]
+    assert not missing, "API entries without a link to a chapter:\n" + "\n".join(missing)
 
 
 def test_internal_links(reports):
