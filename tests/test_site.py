@@ -12,7 +12,12 @@ on
   *nothing*, so the roles in the page's source are counted against the rendered ones), and
   unrendered ``{glue`` / ``[glue]`` text outside code,
 - error output: cell tracebacks, docutils error messages, unresolved cross-references,
-- broken internal links: a link to a missing file or to an anchor that the target page lacks.
+- formulas that MathJax did not typeset (MathJax is served with the site, so this works
+  offline), TeX errors and undefined macros,
+- exercises: fewer than two on a chapter (a page whose source is a notebook), labels that are
+  not ``<page>-ex<N>``, solutions missing, shown unfolded, or whose code shows no output,
+- broken internal links: a link to a missing file or to an anchor that the target page lacks,
+- an API reference entry (function or class) without a link back to a chapter.
 
 A screenshot of the Introduction and of one results chapter is kept in ``_build/screenshots``
 (next to the ``html`` folder; ``$LANGLAB_SCREENSHOT_DIR`` overrides) together with
@@ -331,6 +336,16 @@ PAGE_PROBE = r"""
       )).filter(el => !el.closest('a')).map(text),
     links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
     ...(await mathFindings(root)),
+    exercises: Array.from(root.querySelectorAll('div.exercise')).map(el => el.id),
+    solutions: Array.from(root.querySelectorAll('div.solution')).map(el => {
+      const body = el.querySelector('section') || el.lastElementChild;
+      return {id: el.id, title: text(el.querySelector('.admonition-title') || el),
+              // sphinx-togglebutton folds by visibility: hidden and zero height
+              folded: Boolean(body) && (!body.checkVisibility({visibilityProperty: true})
+                                        || body.getBoundingClientRect().height === 0),
+              cells: el.querySelectorAll('.cell').length,
+              outputs: el.querySelectorAll('.cell_output').length};
+    }),
   };
 })()
 """
@@ -346,6 +361,9 @@ class PageReport:
     error_outputs: list[str] = dataclasses.field(default_factory=list)
     formulas: int = 0
     math_errors: list[str] = dataclasses.field(default_factory=list)
+    notebook: bool = False
+    exercises: list[str] = dataclasses.field(default_factory=list)
+    exercise_problems: list[str] = dataclasses.field(default_factory=list)
     links: list[str] = dataclasses.field(default_factory=list)
     broken_links: list[str] = dataclasses.field(default_factory=list)
 
@@ -446,6 +464,29 @@ def count_glue_text_roles(source: str) -> int:
     return count
 
 
+#: Exercises every chapter (every page that is a notebook) must have at least.
+MIN_EXERCISES = 2
+
+
+def exercise_problems(stem: str, exercises: list[str], solutions: list[dict], *,
+                      notebook: bool) -> list[str]:
+    """What is wrong with a page's exercises: too few (on a chapter), labels not
+    ``<page>-ex<N>``, solutions missing, shown unfolded, or with code that produced no output."""
+    found = []
+    if notebook and len(exercises) < MIN_EXERCISES:
+        found.append(f"{len(exercises)} exercise(s), a chapter needs at least {MIN_EXERCISES}")
+    found += [f"exercise label {label!r} is not {stem}-ex<N>" for label in exercises
+              if not re.fullmatch(rf"{re.escape(stem)}-ex\d+", label)]
+    if len(solutions) < len(exercises):
+        found.append(f"{len(exercises)} exercises but {len(solutions)} solutions")
+    for solution in solutions:
+        if not solution["folded"]:
+            found.append(f"{solution['title']!r} is shown unfolded")
+        if solution["cells"] and not solution["outputs"]:
+            found.append(f"{solution['title']!r}: its code shows no output (not executed?)")
+    return found
+
+
 def inspect_page(browser: Browser, url: str, *, page: str, origin: str, site: Path) -> PageReport:
     browser.goto(url)
     found = browser.evaluate(PAGE_PROBE)
@@ -466,6 +507,10 @@ def inspect_page(browser: Browser, url: str, *, page: str, origin: str, site: Pa
                                      "renders nothing)")
     report.error_outputs = ([f"error output: {t!r}" for t in found["errorOutputs"]]
                             + [f"unresolved reference: {t!r}" for t in found["unresolvedRefs"]])
+    report.notebook = source.is_file() and "format_name: myst" in source.read_text()
+    report.exercises = found["exercises"]
+    report.exercise_problems = exercise_problems(Path(page).stem, found["exercises"],
+                                                 found["solutions"], notebook=report.notebook)
     report.formulas = found["formulas"]
     if found["formulas"] and not found["mathjaxLoaded"]:
         report.math_errors.append(f"{found['formulas']} formula(s), but MathJax did not load")
@@ -614,6 +659,14 @@ def test_no_error_output(reports):
         "pages that show errors:\n" + problems(reports, "error_outputs"))
 
 
+def test_exercises(reports):
+    """At least two exercises a chapter, labelled by chapter, solutions folded and executed."""
+    chapters = {page: len(r.exercises) for page, r in reports.items() if r.notebook}
+    assert chapters, "no chapter pages (notebooks) found"
+    assert not problems(reports, "exercise_problems"), (
+        f"exercises per chapter {chapters}; problems:\n" + problems(reports, "exercise_problems"))
+
+
 def test_math_renders(reports):
     """Formulas are typeset by the MathJax copy served with the site (no network needed)."""
     assert sum(r.formulas for r in reports.values()) > 0, "no formulas found in the book"
@@ -674,6 +727,16 @@ MATH_PAGE = """<!doctype html><html><head><title>math</title>
 <div class="math notranslate nohighlight">\\[x^2^3\\]</div>
 </article></body></html>
 """
+#: A chapter (its source is a notebook) with one exercise, badly labelled, its solution unfolded
+#: and its code without output.
+EXERCISE_PAGE = """<!doctype html><html><head><title>ch</title></head><body><article>
+<div class="exercise admonition" id="other-ex1"><p class="admonition-title">Exercise 1</p>
+<section><p>Do it.</p></section></div>
+<div class="solution dropdown admonition" id="ch-solution-1">
+<p class="admonition-title">Solution to Exercise 1</p><section>
+<div class="cell"><div class="cell_input"><pre>x = 1</pre></div></div></section></div>
+</article></body></html>
+"""
 OK_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
           '<rect width="10" height="10"/></svg>')
 
@@ -686,6 +749,9 @@ def test_checker_catches_each_problem(tmp_path, chromium):
     (site / "other.html").write_text('<html><body><p id="there">fine</p></body></html>')
     (site / "index.html").write_text('<meta http-equiv="Refresh" content="0; url=nowhere.html" />')
     (site / "math.html").write_text(MATH_PAGE)
+    (site / "ch.html").write_text(EXERCISE_PAGE)
+    (site / "_sources" / "ch.md").write_text("---\njupytext:\n  text_representation:\n"
+                                             "    format_name: myst\n---\n# Ch\n")
     (site / "_static").mkdir()
     (site / "_static" / "mathjax").symlink_to(mathjax_files())
     (site / "_sources" / "other.md").write_text(
@@ -713,3 +779,9 @@ def test_checker_catches_each_problem(tmp_path, chromium):
     assert math.formulas == 3 and not math.console_errors, math
     errors = " ".join(math.math_errors)
     assert len(math.math_errors) == 2 and "nosuchmacro" in errors and "Double exponent" in errors
+    chapter = found["ch.html"]
+    assert chapter.notebook and not other.notebook and not other.exercise_problems
+    exercise_errors = " | ".join(chapter.exercise_problems)
+    assert len(chapter.exercise_problems) == 4, exercise_errors
+    for expected in ("at least 2", "'other-ex1' is not ch-ex<N>", "unfolded", "no output"):
+        assert expected in exercise_errors, exercise_errors
