@@ -691,6 +691,27 @@ def test_api_reference_points_to_chapters(site):
     assert not missing, "API entries without a link to a chapter:\n" + "\n".join(missing)
 
 
+#: Works the book must cite where it uses them (issue 8): the data, the study it reproduces,
+#: autoregressive predictive coding, probing methodology, the infant rhythm-class studies.
+REQUIRED_WORKS = ("ardila2020commonvoice", "original_study", "chung2019apc",
+                  "hewitt2019control", "belinkov2022probing", "nazzi1998", "ramus1999")
+
+
+def test_references_are_cited(site):
+    """Every entry of references.bib is cited by some page, the required works included."""
+    keys = set(re.findall(r"^@\w+\{([^,\s]+),", (ROOT / "book" / "references.bib").read_text(),
+                          flags=re.M))
+    cited: dict[str, set[str]] = {}
+    for source in (site / "_sources").glob("*.md"):
+        for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", source.read_text()):
+            for key in group.split(","):
+                cited.setdefault(key.strip(), set()).add(source.stem)
+    assert not set(REQUIRED_WORKS) - keys, f"missing from references.bib: {set(REQUIRED_WORKS) - keys}"
+    uncited = sorted(keys - set(cited))
+    assert not uncited, f"references.bib entries that no page cites: {uncited}"
+    assert (site / "references.html").is_file()
+
+
 def test_internal_links(reports):
     assert not problems(reports, "broken_links"), (
         "broken internal links:\n" + problems(reports, "broken_links"))
