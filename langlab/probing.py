@@ -11,7 +11,7 @@ hidden and cell states) and the autoencoder chapter (its latent code) use the sa
   representation and task, as one long table;
 - :func:`summarize` and :func:`selectivity`: means and 95 % confidence intervals over seeds;
 - :func:`lstm_states`, :func:`mel_stats`, :func:`embed_2d`, :func:`embed_all`,
-  :func:`plot_embeddings`;
+  :func:`plot_embeddings`, :func:`neighbour_share`;
 - :func:`lstm_probe_experiment`: Chapter 4's experiment, all pre-training conditions and seeds,
   cached in the artifact store.
 
@@ -675,22 +675,38 @@ def summarize(results: pd.DataFrame, *, metric: str = "balanced_accuracy",
               confidence: float = 0.95) -> pd.DataFrame:
     """Mean and confidence interval of ``metric`` over seeds (:func:`langlab.stats.mean_ci`).
 
-    Returns one row per ``by`` group with ``mean``, ``ci_low``, ``ci_high``, ``n_seeds`` and,
-    when the results have p-values, ``n_significant`` (p < 0.05) and ``max_p``.
+    Rows whose ``metric`` is missing (a probe that could not run, see :func:`probe_table`'s
+    ``note``; e.g. every grouped ``control`` row of the smoke preset, whose probe set has too
+    few speakers) do not count: a group without any score gets NaN ``mean``, ``ci_low`` and
+    ``ci_high`` and ``n_seeds`` 0 instead of an error.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per ``by`` group (in order of appearance) with ``mean``, ``ci_low``,
+        ``ci_high``, ``n_seeds`` (the scores the mean is over) and, when the results have
+        p-values, ``n_significant`` (p < 0.05) and ``max_p``. An empty ``results`` gives an
+        empty table with these columns.
     """
     from langlab.stats import mean_ci
 
     check(metric in results.columns, f"metric {metric!r} is not a column; columns are "
           f"{list(results.columns)}")
     by = [b for b in by if b in results.columns]
+    columns = [*by, "mean", "ci_low", "ci_high", "n_seeds"]
+    if results.empty:
+        return pd.DataFrame(columns=columns)
+    groups = results.groupby(by, sort=False, dropna=False) if by else [((), results)]
     rows = []
-    for key, part in results.groupby(by, sort=False, dropna=False):
+    for key, part in groups:
         key = key if isinstance(key, tuple) else (key,)
-        if np.isfinite(part[metric].to_numpy(dtype=float)).any():
-            mean, low, high = mean_ci(part[metric], confidence=confidence)
-        else:  # e.g. a probe that could not run (see probe_table's ``note``)
+        values = pd.to_numeric(part[metric], errors="coerce").to_numpy(dtype=float)
+        scored = np.isfinite(values)
+        if scored.any():
+            mean, low, high = mean_ci(values[scored], confidence=confidence)
+        else:
             mean = low = high = float("nan")
-        row = dict(zip(by, key), mean=mean, ci_low=low, ci_high=high, n_seeds=int(len(part)))
+        row = dict(zip(by, key), mean=mean, ci_low=low, ci_high=high, n_seeds=int(scored.sum()))
         if "p_value" in part and part["p_value"].notna().any():
             p = part["p_value"].dropna()
             row.update(n_significant=int((p < 0.05).sum()), max_p=float(p.max()))
@@ -830,6 +846,46 @@ def embed_all(representations: Mapping[str, np.ndarray], *, methods: Sequence[st
             for name, X in representations.items() for method in methods}
 
 
+def neighbour_share(X, labels, *, k: int = 10) -> float:
+    """How much a representation groups clips by ``labels``: the mean share of each clip's
+    ``k`` nearest neighbours (Euclidean, after standardising ``X``, the clip itself left out)
+    that carry the same label (Chapters 4 and 5).
+
+    It counts what a t-SNE picture shows by eye (t-SNE keeps neighbourhoods), in all
+    dimensions. A representation that ignores the labels scores about the share of clips with
+    a clip's own label (1/3 for three equal languages, about 1 / n_speakers for speakers).
+
+    Parameters
+    ----------
+    X : np.ndarray [shape=(n_clips, n_dims)]
+    labels : array-like [shape=(n_clips,)]
+        E.g. the language or the speaker of each clip.
+    k : int
+        Neighbours per clip; at most ``n_clips - 1``.
+
+    Returns
+    -------
+    float in [0, 1]
+    """
+    from sklearn.neighbors import NearestNeighbors
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.asarray(X, dtype=float)
+    labels = np.asarray(labels)
+    check(X.ndim == 2, f"X must be [n_clips, n_dims], got shape {X.shape}")
+    check(labels.shape == (len(X),),
+          f"labels must have one entry per row of X ({len(X)}), got shape {labels.shape}")
+    check(isinstance(k, (int, np.integer)) and 1 <= k < len(X),
+          f"k must be an integer in [1, n_clips - 1 = {len(X) - 1}], got {k!r}")
+    Z = StandardScaler().fit_transform(X)
+    idx = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z, return_distance=False)
+    same = []
+    for i, row in enumerate(idx):  # drop the clip itself (or, with duplicates, one neighbour)
+        row = row[row != i][:k] if i in row else row[:k]
+        same.append(np.mean(labels[row] == labels[i]))
+    return float(np.mean(same))
+
+
 def plot_embeddings(representations: Mapping[str, np.ndarray], labels, *,
                     methods: Sequence[str] = ("pca", "tsne"), title: str = "",
                     seed: int = 0, perplexity: float = 30.0, legend: bool = True,
@@ -857,7 +913,11 @@ def plot_embeddings(representations: Mapping[str, np.ndarray], labels, *,
                 m = labels == name
                 ax.scatter(Z[m, 0], Z[m, 1], s=9, alpha=0.75, color=cmap(k % cmap.N),
                            label=name, linewidths=0)
-            ax.set_title(f"{rep}: {'t-SNE' if method == 'tsne' else 'PCA'}", fontsize=10)
+            name = "t-SNE" if method == "tsne" else "PCA"
+            ax.set_title(f"{rep}: {name}", fontsize=10)
+            axis = "t-SNE" if method == "tsne" else "PC"  # PCA axes are ordered by variance
+            ax.set_xlabel(f"{axis} 1", fontsize=8)
+            ax.set_ylabel(f"{axis} 2", fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])
     if legend and len(names) <= max_legend:

@@ -300,6 +300,53 @@ def test_probe_table_and_summaries():
         probing.probe_table(reps, locales, groups, config=cfg, probes=("linear", "knn"))
 
 
+def test_summarize_skips_probes_without_scores():
+    """The smoke preset's probe set has too few speakers for the grouped control task: every
+    such row is NaN with a ``note``. ``summarize`` must report those groups as unscored (NaN,
+    ``n_seeds`` 0) and average the others over the seeds that have a score."""
+    X, locales, groups = synthetic(n_speakers=1)  # one speaker per language
+    cfg = probing.ProbeConfig(n_splits=3, n_permutations=3, permutation_tasks=("binary",))
+    table = pd.concat([probing.probe_table({"x": X}, locales, groups, config=cfg, seed=s)
+                       .assign(seed=s, condition="none") for s in (0, 1, 2)], ignore_index=True)
+    control = table[table["probe"] == "control"]
+    assert control["balanced_accuracy"].isna().all() and (control["note"] != "").all()
+    table.loc[(table["probe"] == "linear_shared") & (table["seed"] == 2), "accuracy"] = np.nan
+    for metric in ("balanced_accuracy", "accuracy"):
+        summary = probing.summarize(table, metric=metric).set_index(["task", "probe"])
+        assert summary.loc[("binary", "control"), "n_seeds"] == 0
+        assert np.isnan(summary.loc[("binary", "control"), ["mean", "ci_low", "ci_high"]]
+                        .astype(float)).all()
+        assert summary.loc[("binary", "control_shared"), "n_seeds"] == 3
+        assert np.isfinite(summary.loc[("binary", "control_shared"), "mean"])
+    shared = probing.summarize(table, metric="accuracy").set_index(["task", "probe"])
+    expected = table.query("probe == 'linear_shared' and task == 'binary'")["accuracy"].iloc[:2]
+    assert shared.loc[("binary", "linear_shared"), "n_seeds"] == 2
+    assert shared.loc[("binary", "linear_shared"), "mean"] == pytest.approx(expected.mean())
+    sel = probing.selectivity(table)
+    assert sel["selectivity"].isna().all()
+    sel_summary = probing.summarize(sel, metric="selectivity", by=("condition", "task"))
+    assert (sel_summary["n_seeds"] == 0).all() and sel_summary["mean"].isna().all()
+    empty = probing.summarize(table.iloc[:0])
+    assert empty.empty and {"mean", "ci_low", "ci_high", "n_seeds"} <= set(empty.columns)
+    with pytest.raises(ParameterError, match="metric 'f1' is not a column"):
+        probing.summarize(table, metric="f1")
+
+
+def test_neighbour_share():
+    X, locales, groups = multilingual(n_speakers=6, n_clips=5, language=4.0)
+    by_language = probing.neighbour_share(X, locales, k=5)
+    by_speaker = probing.neighbour_share(X, groups, k=5)
+    assert by_language > 0.9 and by_speaker < by_language
+    noise = np.random.default_rng(1).normal(size=X.shape)
+    assert probing.neighbour_share(noise, locales, k=10) == pytest.approx(1 / 3, abs=0.1)
+    twice = np.vstack([X, X])  # duplicates: a clip never counts as its own neighbour
+    assert probing.neighbour_share(twice, np.arange(len(twice)), k=1) == 0.0
+    with pytest.raises(ParameterError, match="k must be"):
+        probing.neighbour_share(X, locales, k=len(X))
+    with pytest.raises(ParameterError, match="labels must have one entry"):
+        probing.neighbour_share(X, locales[:-1])
+
+
 def test_mel_stats_and_balance():
     S = np.random.default_rng(0).random((5, 8, 20)).astype(np.float32)
     stats = probing.mel_stats(S)
@@ -328,6 +375,7 @@ def test_plot_embeddings():
     reps = {"h": X, "c": X[:, ::-1]}
     fig = probing.plot_embeddings(reps, locales, perplexity=10)
     assert len(fig.axes) == 4
+    assert [ax.get_xlabel() for ax in fig.axes[:2]] == ["PC 1", "t-SNE 1"]
     plt.close(fig)
     embedded = probing.embed_all(reps, perplexity=10)
     assert set(embedded) == {("h", "pca"), ("h", "tsne"), ("c", "pca"), ("c", "tsne")}
