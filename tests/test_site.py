@@ -6,7 +6,9 @@ each page is loaded in Debian's ``chromium``, driven through the Chrome DevTools
 on
 
 - console errors: uncaught JavaScript exceptions, ``console.error`` calls, local resources that
-  fail to load (external ones are blocked, the check runs offline, and are only listed),
+  fail to load,
+- resources loaded from the internet (all hosts but localhost are blocked): the book must read
+  offline,
 - images that did not load (``naturalWidth == 0``),
 - empty glue: ``{glue:text}`` roles that rendered empty or not at all (a missing glue key renders
   *nothing*, so the roles in the page's source are counted against the rendered ones), and
@@ -15,7 +17,8 @@ on
 - formulas that MathJax did not typeset (MathJax is served with the site, so this works
   offline), TeX errors and undefined macros,
 - exercises: fewer than two on a chapter (a page whose source is a notebook), labels that are
-  not ``<page>-ex<N>``, solutions missing, shown unfolded, or whose code shows no output,
+  not ``<page>-ex<N>``, numbers that do not name the chapter ("Exercise 3.1" in
+  ``03_lstm``), solutions missing, shown unfolded, or whose code shows no output,
 - broken internal links: a link to a missing file or to an anchor that the target page lacks,
 - an API reference entry (function or class) without a link back to a chapter.
 
@@ -54,7 +57,7 @@ pytestmark = pytest.mark.browser
 
 REQUIRE = os.environ.get("LANGLAB_REQUIRE_BROWSER") == "1"
 #: Results chapters, in order of preference, for the second screenshot.
-RESULTS_PAGES = ("03_lstm.html", "04_probing.html", "05_autoencoder.html", "06_discussion.html",
+RESULTS_PAGES = ("06_discussion.html", "03_lstm.html", "04_probing.html", "05_autoencoder.html",
                  "02_spectrograms.html", "01_data.html")
 #: Folders of the build that hold assets, not pages.
 ASSET_DIRS = {"_static", "_sources", "_images", "_downloads", "reports", "_panels_static"}
@@ -337,6 +340,8 @@ PAGE_PROBE = r"""
     links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
     ...(await mathFindings(root)),
     exercises: Array.from(root.querySelectorAll('div.exercise')).map(el => el.id),
+    exerciseNumbers: Array.from(root.querySelectorAll('div.exercise .caption-number'))
+                          .map(el => text(el)),
     solutions: Array.from(root.querySelectorAll('div.solution')).map(el => {
       const body = el.querySelector('section') || el.lastElementChild;
       return {id: el.id, title: text(el.querySelector('.admonition-title') || el),
@@ -469,10 +474,15 @@ MIN_EXERCISES = 2
 
 
 def exercise_problems(stem: str, exercises: list[str], solutions: list[dict], *,
-                      notebook: bool) -> list[str]:
+                      notebook: bool, numbers: list[str] = ()) -> list[str]:
     """What is wrong with a page's exercises: too few (on a chapter), labels not
-    ``<page>-ex<N>``, solutions missing, shown unfolded, or with code that produced no output."""
+    ``<page>-ex<N>``, numbers that do not name the chapter (``03_lstm``: "Exercise 3.1"),
+    solutions missing, shown unfolded, or with code that produced no output."""
     found = []
+    chapter = re.match(r"(\d+)_", stem)
+    if chapter:
+        found += [f"{number!r} does not name chapter {int(chapter.group(1))}" for number in numbers
+                  if not re.fullmatch(rf"Exercise {int(chapter.group(1))}\.\d+", number)]
     if notebook and len(exercises) < MIN_EXERCISES:
         found.append(f"{len(exercises)} exercise(s), a chapter needs at least {MIN_EXERCISES}")
     found += [f"exercise label {label!r} is not {stem}-ex<N>" for label in exercises
@@ -510,7 +520,8 @@ def inspect_page(browser: Browser, url: str, *, page: str, origin: str, site: Pa
     report.notebook = source.is_file() and "format_name: myst" in source.read_text()
     report.exercises = found["exercises"]
     report.exercise_problems = exercise_problems(Path(page).stem, found["exercises"],
-                                                 found["solutions"], notebook=report.notebook)
+                                                 found["solutions"], notebook=report.notebook,
+                                                 numbers=found["exerciseNumbers"])
     report.formulas = found["formulas"]
     if found["formulas"] and not found["mathjaxLoaded"]:
         report.math_errors.append(f"{found['formulas']} formula(s), but MathJax did not load")
@@ -712,6 +723,12 @@ def test_references_are_cited(site):
     assert (site / "references.html").is_file()
 
 
+def test_no_network_needed(reports):
+    """Pages load nothing from the internet (blocked here), so the book reads offline."""
+    assert not problems(reports, "external_failures"), (
+        "resources loaded from outside the site:\n" + problems(reports, "external_failures"))
+
+
 def test_internal_links(reports):
     assert not problems(reports, "broken_links"), (
         "broken internal links:\n" + problems(reports, "broken_links"))
@@ -730,7 +747,7 @@ BAD_PAGE = """<!doctype html><html><head><title>bad</title></head><body><article
 <p>Good <span class="pasted-text">1.5</span>, empty <span class="pasted-text"> </span>,
 raw {glue:text}`x:.1f` and [glue].</p>
 <pre>{glue:text} inside code is fine</pre>
-<img src="_images/missing.png"><img src="ok.svg">
+<img src="_images/missing.png"><img src="ok.svg"><img src="https://example.org/x.png">
 <div class="cell_output"><div class="output traceback">ZeroDivisionError: division by zero</div></div>
 <p><span class="xref std std-ref">nolabel</span></p>
 <a href="other.html">ok</a> <a href="other.html#there">ok</a> <a href="#here">self</a>
@@ -751,7 +768,8 @@ MATH_PAGE = """<!doctype html><html><head><title>math</title>
 #: A chapter (its source is a notebook) with one exercise, badly labelled, its solution unfolded
 #: and its code without output.
 EXERCISE_PAGE = """<!doctype html><html><head><title>ch</title></head><body><article>
-<div class="exercise admonition" id="other-ex1"><p class="admonition-title">Exercise 1</p>
+<div class="exercise admonition" id="other-ex1"><p class="admonition-title">
+<span class="caption-number">Exercise 1 </span></p>
 <section><p>Do it.</p></section></div>
 <div class="solution dropdown admonition" id="ch-solution-1">
 <p class="admonition-title">Solution to Exercise 1</p><section>
@@ -770,8 +788,8 @@ def test_checker_catches_each_problem(tmp_path, chromium):
     (site / "other.html").write_text('<html><body><p id="there">fine</p></body></html>')
     (site / "index.html").write_text('<meta http-equiv="Refresh" content="0; url=nowhere.html" />')
     (site / "math.html").write_text(MATH_PAGE)
-    (site / "ch.html").write_text(EXERCISE_PAGE)
-    (site / "_sources" / "ch.md").write_text("---\njupytext:\n  text_representation:\n"
+    (site / "07_ch.html").write_text(EXERCISE_PAGE)
+    (site / "_sources" / "07_ch.md").write_text("---\njupytext:\n  text_representation:\n"
                                              "    format_name: myst\n---\n# Ch\n")
     (site / "_static").mkdir()
     (site / "_static" / "mathjax").symlink_to(mathjax_files())
@@ -795,14 +813,16 @@ def test_checker_catches_each_problem(tmp_path, chromium):
     assert "3 {glue:text} roles in the source, only 0 rendered" in " ".join(other.empty_glue)
     assert not other.console_errors and not other.broken_links
     assert index.broken_links and "nowhere.html" in index.broken_links[0]
+    assert any("example.org/x.png" in e for e in bad.external_failures), bad.external_failures
     assert bad.formulas == 1 and "MathJax did not load" in " ".join(bad.math_errors)
     math = found["math.html"]
     assert math.formulas == 3 and not math.console_errors, math
     errors = " ".join(math.math_errors)
     assert len(math.math_errors) == 2 and "nosuchmacro" in errors and "Double exponent" in errors
-    chapter = found["ch.html"]
+    chapter = found["07_ch.html"]
     assert chapter.notebook and not other.notebook and not other.exercise_problems
     exercise_errors = " | ".join(chapter.exercise_problems)
-    assert len(chapter.exercise_problems) == 4, exercise_errors
-    for expected in ("at least 2", "'other-ex1' is not ch-ex<N>", "unfolded", "no output"):
+    assert len(chapter.exercise_problems) == 5, exercise_errors
+    for expected in ("at least 2", "'other-ex1' is not 07_ch-ex<N>", "unfolded", "no output",
+                     "'Exercise 1' does not name chapter 7"):
         assert expected in exercise_errors, exercise_errors

@@ -1,6 +1,6 @@
-"""Two small fixes to the Jupyter Book 1 stack's HTML, so that a reader's browser console stays
-clean (checked by ``tests/test_site.py``). Loaded through ``sphinx: local_extensions`` in
-``_config.yml``.
+"""Small fixes to the Jupyter Book 1 stack's HTML: a clean browser console (checked by
+``tests/test_site.py``) and numbers that name their chapter. Loaded through
+``sphinx: local_extensions`` in ``_config.yml``.
 
 1. Sphinx 7.4 adds every inline ``<script>`` twice (the registry copy has filename ``''``, the
    first copy ``None``, so they do not compare equal; fixed upstream in sphinx-doc/sphinx#13402,
@@ -11,8 +11,14 @@ clean (checked by ``tests/test_site.py``). Loaded through ``sphinx: local_extens
    logs ``Got invalid theme mode`` on a reader's first visit. We set the template variable
    ``default_mode`` to ``auto`` (the behaviour it falls back to anyway) unless
    ``html_context`` chose one.
+3. Without numbered chapters Sphinx numbers exercises and figures through the whole book
+   ("Exercise 16" in Chapter 6). We number them per page instead, prefixed by the chapter's
+   number where the page has one (``06_discussion``: "Exercise 6.1", "Fig. 6.1"; the
+   introduction and the appendices: "Exercise 1", ...). Cross-references use the same numbers.
 """
 from __future__ import annotations
+
+import re
 
 
 def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
@@ -35,7 +41,20 @@ def _theme_default_mode(app, config):
     config.html_context = context
 
 
+def _number_by_chapter(app, env):
+    """Renumber every enumerable item (exercise, figure, table, ...) per page, after Sphinx
+    assigned book-wide numbers (``env.toc_fignumbers``), keeping the document order."""
+    for docname, by_type in env.toc_fignumbers.items():
+        chapter = re.match(r"(\d+)_", docname.rsplit("/", 1)[-1])
+        for numbers in by_type.values():
+            for k, node_id in enumerate(sorted(numbers, key=numbers.__getitem__), start=1):
+                numbers[node_id] = (int(chapter.group(1)), k) if chapter else (k,)
+    return []
+
+
 def setup(app):
     app.connect("config-inited", _theme_default_mode)
     app.connect("html-page-context", _drop_duplicate_scripts)
+    # After Sphinx's own figure numbering (a handler of the same event, priority 500).
+    app.connect("env-get-updated", _number_by_chapter, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
