@@ -15,10 +15,18 @@
    ("Exercise 16" in Chapter 6). We number them per page instead, prefixed by the chapter's
    number where the page has one (``06_discussion``: "Exercise 6.1", "Fig. 6.1"; the
    introduction and the appendices: "Exercise 1", ...). Cross-references use the same numbers.
+4. myst-nb's execution-statistics table (``{nb-exec-table}``) marks each page with an emoji,
+   which shows as an empty box where no emoji font is installed (Debian's Chromium in CI); we
+   write "ok" / "failed" instead.
 """
 from __future__ import annotations
 
 import re
+
+from docutils import nodes
+
+#: myst-nb's status marks in the execution-statistics table, as words.
+STATUS_WORDS = {"\u2705": "ok", "\u274c": "failed"}
 
 
 def _drop_duplicate_scripts(app, pagename, templatename, context, doctree):
@@ -52,9 +60,17 @@ def _number_by_chapter(app, env):
     return []
 
 
+def _status_words(app, doctree, docname):
+    for table in doctree.findall(nodes.table):
+        for text in list(table.findall(nodes.Text)):
+            if text.astext().strip() in STATUS_WORDS:
+                text.parent.replace(text, nodes.Text(STATUS_WORDS[text.astext().strip()]))
+
+
 def setup(app):
     app.connect("config-inited", _theme_default_mode)
     app.connect("html-page-context", _drop_duplicate_scripts)
     # After Sphinx's own figure numbering (a handler of the same event, priority 500).
     app.connect("env-get-updated", _number_by_chapter, priority=900)
+    app.connect("doctree-resolved", _status_words)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
