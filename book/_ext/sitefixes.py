@@ -18,12 +18,17 @@
 4. myst-nb's execution-statistics table (``{nb-exec-table}``) marks each page with an emoji,
    which shows as an empty box where no emoji font is installed (Debian's Chromium in CI); we
    write "ok" / "failed" instead.
+5. Tables made with pandas' ``Styler`` carry no class the theme styles: ``static/langlab.css``
+   gives their cells some room.
 """
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from docutils import nodes
+
+STATIC = Path(__file__).resolve().parent / "static"
 
 #: myst-nb's status marks in the execution-statistics table, as words.
 STATUS_WORDS = {"\u2705": "ok", "\u274c": "failed"}
@@ -67,8 +72,14 @@ def _status_words(app, doctree, docname):
                 text.parent.replace(text, nodes.Text(STATUS_WORDS[text.astext().strip()]))
 
 
+def _add_static(app, config):
+    config.html_static_path = [*config.html_static_path, str(STATIC)]
+
+
 def setup(app):
     app.connect("config-inited", _theme_default_mode)
+    app.connect("config-inited", _add_static)
+    app.add_css_file("langlab.css")
     app.connect("html-page-context", _drop_duplicate_scripts)
     # After Sphinx's own figure numbering (a handler of the same event, priority 500).
     app.connect("env-get-updated", _number_by_chapter, priority=900)
