@@ -15,12 +15,17 @@ a ``Dense(n_mels)`` applied at every time step, trained with mean squared error 
 - :func:`predict_spectrogram`: the model's predictions laid out as a spectrogram, to set
   beside the real one.
 - :func:`set_seed`, :func:`limit_threads`: reproducible, polite TensorFlow.
+- :func:`parallel`, :func:`compute_missing`: the (condition, seed) runs of Chapters 3 and 5, one
+  after the other or in worker processes (locally or on a Dask cluster).
 
 TensorFlow is imported only inside functions, so ``import langlab.models`` stays cheap.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -69,6 +74,58 @@ def limit_threads(threads: int) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(1)
     except RuntimeError:  # TensorFlow already initialised in this process
         pass
+
+
+# --------------------------------------------------------------------------------------------
+# Experiments: independent runs, in parallel
+# --------------------------------------------------------------------------------------------
+def parallel(n_jobs: int):
+    """A :class:`joblib.Parallel` with ``n_jobs`` workers on whatever backend is active.
+
+    No backend is forced: loky worker processes by default, a ``dask.distributed`` cluster
+    inside ``joblib.parallel_config(backend="dask")`` (Chapter 3, "Running the experiment";
+    the appendix "Running on real Common Voice", "On a cluster").
+    """
+    import joblib
+    return joblib.Parallel(n_jobs=n_jobs)
+
+
+def compute_missing(entries: dict[Any, Any], function: Callable, *args: Any, n_jobs: int,
+                    threads: int | None, desc: str, **kwargs: Any) -> dict[Any, Any]:
+    """Compute the units of an experiment whose store entries are missing (Chapters 3 and 5).
+
+    ``entries`` maps each unit, a tuple such as ``(condition, seed)``, to its store entry.
+    For every unit whose entry is not complete, ``function(*args, *unit, threads=...,
+    **kwargs)`` computes and stores it and returns its entry key. With ``n_jobs=1`` the
+    units run in this process, one after the other, under a progress bar (``threads=None``:
+    TensorFlow keeps this process's threads); otherwise through :func:`parallel`, each worker
+    limited to ``threads`` TensorFlow threads. When every entry is stored nothing runs and no
+    worker starts.
+
+    Returns
+    -------
+    dict
+        ``entries`` with the keys the units returned: the same as before, unless the code
+        changed while they ran.
+    """
+    missing = [unit for unit, entry in entries.items() if not entry.exists()]
+    if not missing:
+        return dict(entries)
+    if n_jobs == 1:
+        from tqdm.auto import tqdm
+        keys = [function(*args, *unit, threads=None, **kwargs)
+                for unit in tqdm(missing, desc=desc, file=sys.stderr)]
+    else:
+        from joblib import delayed
+        keys = parallel(n_jobs)(delayed(function)(*args, *unit, threads=threads, **kwargs) for unit in missing)
+    return {**entries, **{unit: dataclasses.replace(entries[unit], key=key) for unit, key in zip(missing, keys)}}
+
+
+def clip_counts(data) -> dict[str, int]:
+    """``n_train``, ``n_val`` and ``n_pretrain``: clips of a run's data (its ``S_train``,
+    ``S_val`` and ``S_pretrain`` arrays; no pre-training clips count 0), for its manifest."""
+    return {f"n_{name}": 0 if S is None else len(S)
+            for name, S in (("train", data.S_train), ("val", data.S_val), ("pretrain", data.S_pretrain))}
 
 
 # --------------------------------------------------------------------------------------------

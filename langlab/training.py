@@ -716,9 +716,7 @@ def _train_unit(preset, condition: str, seed: int, *, store: Store, data_dir, th
                 "pretrain_steps": int(pre["step"].max()) if len(pre) else 0,
                 "steps": int(train["step"].max()),
                 "steps_per_epoch": segments["train"] // min(config.batch_size, segments["train"]),
-                "n_train": len(data.S_train), "n_val": len(data.S_val),
-                "n_pretrain": 0 if data.S_pretrain is None else len(data.S_pretrain),
-                **{f"n_{name}_segments": n for name, n in segments.items()},
+                **models.clip_counts(data), **{f"n_{name}_segments": n for name, n in segments.items()},
                 "pretrain_seconds": float(pre["seconds"].max()) if len(pre) else 0.0,
                 "train_seconds": float(train["seconds"].max())}
 
@@ -726,21 +724,9 @@ def _train_unit(preset, condition: str, seed: int, *, store: Store, data_dir, th
     return entry.key
 
 
-def _parallel(n_jobs: int):
-    """A :class:`joblib.Parallel` on whatever backend is active (loky by default; Dask inside
-    ``joblib.parallel_config(backend="dask")``)."""
-    import joblib
-    return joblib.Parallel(n_jobs=n_jobs)
-
-
 def _seeds_conditions(config: LSTMConfig, seeds, conditions) -> tuple[tuple[int, ...], tuple[str, ...]]:
     seeds = _check_seeds(config.seeds if seeds is None else seeds)
     return seeds, _check_conditions(config.conditions if conditions is None else conditions)
-
-
-def _progress(items, desc):
-    from tqdm.auto import tqdm
-    return tqdm(items, desc=desc, file=sys.stderr)
 
 
 def lstm_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=None,
@@ -780,15 +766,8 @@ def lstm_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=N
     check(n_jobs >= 1 or n_jobs == -1, f"n_jobs must be a positive integer or -1, got {n_jobs}")
     keys = {c: lstm_data(preset, condition=c, store=store, data_dir=data_dir).keys for c in conditions}
     entries = {(c, s): _entry(store, config, c, s, keys[c]) for c in conditions for s in seeds}
-    missing = [cs for cs, e in entries.items() if not e.exists()]
-    if missing:
-        if n_jobs == 1:
-            for c, s in _progress(missing, "LSTM runs"):
-                _train_unit(preset, c, s, store=store, data_dir=data_dir, threads=None)
-        else:
-            from joblib import delayed
-            _parallel(n_jobs)(delayed(_train_unit)(preset, c, s, store=store, data_dir=data_dir,
-                                                   threads=config.threads) for c, s in missing)
+    entries = models.compute_missing(entries, _train_unit, preset, n_jobs=n_jobs, threads=config.threads,
+                                     desc="LSTM runs", store=store, data_dir=data_dir)
     rows = []
     for (c, s), entry in entries.items():
         check(entry.exists(), f"LSTM run {c}/seed {s} is missing from {store} after training", DataError)

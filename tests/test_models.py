@@ -118,3 +118,44 @@ def test_to_sequences_and_predict_spectrogram(small):
 def test_set_seed_refuses_bad_seeds(bad):
     with pytest.raises(ParameterError, match="seed"):
         models.set_seed(bad)
+
+
+def _unit(store, name, i, *, threads, scale=1):
+    """Store ``i * scale`` and the ``threads`` the unit was given; return the entry key."""
+    entry = store.entry("unit", config={"name": name, "i": i})
+    entry.write(lambda folder: {"value": i * scale, "threads": threads})
+    return entry.key
+
+
+@pytest.mark.parametrize("n_jobs, threads", [(1, None), (2, 3)])
+def test_compute_missing_runs_only_the_missing_units(tmp_path, n_jobs, threads):
+    import joblib
+
+    from langlab.store import Store
+
+    store = Store(tmp_path)
+    _unit(store, "a", 1, threads=0)  # stored before
+    entries = {("a", i): store.entry("unit", config={"name": "a", "i": i}) for i in range(4)}
+    with joblib.parallel_config(backend="threading"):  # compute_missing forces no backend
+        done = models.compute_missing(entries, _unit, store, n_jobs=n_jobs, threads=3, desc="units",
+                                      scale=2)
+    assert list(done) == list(entries) and all(e.exists() for e in done.values())
+    got = [(e.manifest()["value"], e.manifest()["threads"]) for e in done.values()]
+    assert got == [(0, threads), (1, 0), (4, threads), (6, threads)]  # one after the other: None
+
+
+def test_compute_missing_starts_no_workers_when_all_is_stored(tmp_path, monkeypatch):
+    from langlab.store import Store
+
+    store = Store(tmp_path)
+    entries = {("a", 0): store.entry("unit", config={"name": "a", "i": 0})}
+    _unit(store, "a", 0, threads=1)
+    monkeypatch.setattr(models, "parallel", lambda n_jobs: pytest.fail("started workers"))
+    assert models.compute_missing(entries, _unit, store, n_jobs=2, threads=1, desc="units") == entries
+
+
+def test_clip_counts():
+    class Data:
+        S_train, S_val, S_pretrain = np.zeros((5, 2, 3)), np.zeros((2, 2, 3)), None
+
+    assert models.clip_counts(Data) == {"n_train": 5, "n_val": 2, "n_pretrain": 0}
