@@ -22,10 +22,8 @@ TensorFlow is imported only inside functions, so ``import langlab.autoencoder`` 
 from __future__ import annotations
 
 import dataclasses
-import json
 import multiprocessing
 import os
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -36,7 +34,8 @@ import numpy as np
 import pandas as pd
 
 from langlab.errors import DataError, ParameterError, check
-from langlab.models import limit_threads, set_seed  # the TensorFlow set-up shared with Chapter 3
+# The TensorFlow set-up and the experiment runner shared with Chapter 3.
+from langlab.models import clip_counts, compute_missing, limit_threads, set_seed
 from langlab.store import Store, atomic_save_npy, default_store
 
 #: The pre-training conditions, in the LSTM chapter's order (see :data:`langlab.training.CONDITIONS`).
@@ -583,22 +582,13 @@ def _train_unit(preset, condition: str, seed: int, *, store: Store, data_dir, th
         data.probe_table[["path", "locale", "client_id"]].to_csv(folder / "probe_clips.csv", index=False)
         last = history.iloc[-1]
         return {"condition": condition, "seed": int(seed), "train_seconds": round(seconds, 3),
-                "n_train": len(data.S_train), "n_val": len(data.S_val),
-                "n_pretrain": 0 if data.S_pretrain is None else len(data.S_pretrain),
-                "n_probe": len(data.S_probe), "steps": int(last["step"]),
+                **clip_counts(data), "n_probe": len(data.S_probe), "steps": int(last["step"]),
                 "loss": float(last["loss"]), "val_loss": float(last["val_loss"]),
                 "val_loss_start": float(history.loc[history["phase"] == "train", "val_loss"].iloc[0]),
                 "best_val_loss": float(history["val_loss"].min())}
 
     entry.write(fill, description=f"conv autoencoder, pre-training {condition!r}, seed {seed}")
     return entry.key
-
-
-def _parallel(n_jobs: int):
-    """A :class:`joblib.Parallel` on whatever backend is active (loky by default; Dask inside
-    ``joblib.parallel_config(backend="dask")``)."""
-    import joblib
-    return joblib.Parallel(n_jobs=n_jobs)
 
 
 def ae_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=None,
@@ -636,18 +626,8 @@ def ae_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=Non
     n_jobs = config.n_jobs if n_jobs is None else int(n_jobs)
     keys = {c: _data_keys(preset, c, store=store, data_dir=data_dir) for c in conditions}
     entries = {(c, s): _entry(store, config, c, s, keys[c]) for c in conditions for s in seeds}
-    missing = [cs for cs, e in entries.items() if not e.exists()]
-    if missing:
-        from joblib import delayed
-        threads = None if n_jobs == 1 else config.threads
-        if n_jobs == 1:
-            trained = [_train_unit(preset, c, s, store=store, data_dir=data_dir, threads=None)
-                       for c, s in _progress(missing, "autoencoder runs")]
-        else:
-            trained = _parallel(n_jobs)(delayed(_train_unit)(preset, c, s, store=store, data_dir=data_dir,
-                                                             threads=threads) for c, s in missing)
-        # The workers' own keys: the same as ours unless the code changed meanwhile.
-        entries.update({cs: dataclasses.replace(entries[cs], key=key) for cs, key in zip(missing, trained)})
+    entries = compute_missing(entries, _train_unit, preset, n_jobs=n_jobs, threads=config.threads,
+                              desc="autoencoder runs", store=store, data_dir=data_dir)
     rows = []
     for (c, s), entry in entries.items():
         check(entry.exists(), f"autoencoder run {c}/seed {s} is missing from {store} after training",
@@ -657,11 +637,6 @@ def ae_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=Non
             "steps", "loss", "val_loss", "val_loss_start", "best_val_loss", "n_train", "n_val",
             "n_pretrain", "n_probe", "train_seconds")}, "key": entry.key})
     return pd.DataFrame(rows)
-
-
-def _progress(items, desc):
-    from tqdm.auto import tqdm
-    return tqdm(items, desc=desc, file=sys.stderr)
 
 
 def _stored_entry(preset, condition: str, seed: int, *, store, data_dir, train: bool = True):
@@ -760,45 +735,53 @@ def input_representations(S) -> dict[str, np.ndarray]:
             "mel_stats": probing.mel_stats(S)}
 
 
-def _probe_unit(preset, condition: str, seed: int, *, store: Store, data_dir, run_key: str | None,
-                threads: int | None) -> pd.DataFrame:
-    """The probe table of one (condition, seed) unit, from the store or computed and stored.
+def _probe_entry(preset, condition: str, seed: int, run_key: str | None, *, store: Store,
+                 clips_key: str):
+    """The store entry of one probe unit (see :func:`_probe_unit`)."""
+    from langlab import probing
+    unit = {"probing": preset.probing, "condition": condition, "seed": int(seed)}
+    if condition != probing.INPUT:
+        unit["autoencoder"] = preset.autoencoder.training_fields()
+    return store.entry("autoencoder-probe", config=unit,
+                       inputs=[clips_key] + ([run_key] if run_key else []),
+                       code=["langlab.autoencoder", "langlab.probing"])
 
-    ``condition`` is a pre-training condition (the trained latents of that run), ``"untrained"``
-    or ``"input"`` (see :func:`ae_probe_experiment`).
+
+def _probe_unit(preset, condition: str, seed: int, run_key: str | None, *, store: Store, data_dir,
+                threads: int | None) -> str:
+    """Probe one (condition, seed) unit and store its table unless it is stored; returns the
+    entry key.
+
+    ``condition`` is a pre-training condition (the trained latents of that run, whose store
+    key is ``run_key``), ``"untrained"`` or ``"input"`` (see :func:`ae_probe_experiment`).
     """
     from langlab import probing
     config = preset.autoencoder
     fs, keep = probe_clips(preset, store=store, data_dir=data_dir)
-    unit = {"probing": preset.probing, "condition": condition, "seed": int(seed)}
-    if condition != probing.INPUT:
-        unit["autoencoder"] = config.training_fields()
-    entry = store.entry("autoencoder-probe", config=unit,
-                        inputs=[fs.key] + ([run_key] if run_key else []),
-                        code=["langlab.autoencoder", "langlab.probing"])
-    if not entry.exists():
-        table = fs.table.reset_index(drop=True).iloc[keep]
-        if condition == probing.INPUT:
-            reps = input_representations(np.asarray(fs.scaled(), dtype=np.float32)[keep])
-        elif condition == probing.UNTRAINED:
-            if threads:
-                limit_threads(threads)
-            S = np.asarray(fs.scaled(), dtype=np.float32)[keep]
-            model = build_for(config, n_mels=S.shape[1], n_frames=S.shape[2], seed=seed)
-            reps = {"latent": encode(model, S)}
-        else:
-            Z, clips = ae_latents(preset, condition=condition, seed=seed, store=store,
-                                  data_dir=data_dir)
-            check(list(clips["path"]) == list(fs.table["path"]),
-                  f"stored latents of {condition}/seed {seed} belong to other probe clips", DataError)
-            reps = {"latent": Z[keep]}
-        result = probing.probe_table(reps, table["locale"].to_numpy(), table["client_id"].to_numpy(),
-                                     config=preset.probing, seed=preset.probing.seed + int(seed))
-        result.insert(0, "seed", int(seed))
-        result.insert(0, "condition", condition)
-        entry.write(lambda folder: result.to_csv(folder / "probes.csv", index=False),
-                    description=f"linear probes of autoencoder {condition}, seed {seed}")
-    return _read_probes(entry.path / "probes.csv")  # the same table whether computed or reused
+    entry = _probe_entry(preset, condition, seed, run_key, store=store, clips_key=fs.key)
+    if entry.exists():
+        return entry.key
+    table = fs.table.reset_index(drop=True).iloc[keep]
+    if condition == probing.INPUT:
+        reps = input_representations(np.asarray(fs.scaled(), dtype=np.float32)[keep])
+    elif condition == probing.UNTRAINED:
+        if threads:
+            limit_threads(threads)
+        S = np.asarray(fs.scaled(), dtype=np.float32)[keep]
+        model = build_for(config, n_mels=S.shape[1], n_frames=S.shape[2], seed=seed)
+        reps = {"latent": encode(model, S)}
+    else:
+        Z, clips = ae_latents(preset, condition=condition, seed=seed, store=store, data_dir=data_dir)
+        check(list(clips["path"]) == list(fs.table["path"]),
+              f"stored latents of {condition}/seed {seed} belong to other probe clips", DataError)
+        reps = {"latent": Z[keep]}
+    result = probing.probe_table(reps, table["locale"].to_numpy(), table["client_id"].to_numpy(),
+                                 config=preset.probing, seed=preset.probing.seed + int(seed))
+    result.insert(0, "seed", int(seed))
+    result.insert(0, "condition", condition)
+    entry.write(lambda folder: result.to_csv(folder / "probes.csv", index=False),
+                description=f"linear probes of autoencoder {condition}, seed {seed}")
+    return entry.key
 
 
 def _read_probes(file: Path) -> pd.DataFrame:
@@ -829,8 +812,9 @@ def ae_probe_experiment(preset, *, seeds=None, conditions=None, store=None, n_jo
     - ``"input"``, ``"spectrogram"`` and ``"mel_stats"``: no network at all (see
       :func:`input_representations`), probed with each seed's splits.
 
-    Each (condition, seed) is one store entry, so a rebuild probes nothing, and the units run in
-    parallel through joblib (``n_jobs``, default ``preset.autoencoder.n_jobs``).
+    Each (condition, seed) is one store entry, so a rebuild probes nothing (and starts no
+    worker), and the missing units run in parallel through joblib (``n_jobs``, default
+    ``preset.autoencoder.n_jobs``).
 
     Returns
     -------
@@ -845,17 +829,12 @@ def ae_probe_experiment(preset, *, seeds=None, conditions=None, store=None, n_jo
     runs = ae_experiment(preset, seeds=seeds, conditions=conditions, store=store, n_jobs=n_jobs,
                          data_dir=data_dir)
     run_key = {(r.condition, r.seed): r.key for r in runs.itertuples()}
-    probe_clips(preset, store=store, data_dir=data_dir)  # features computed once, here
+    fs, _ = probe_clips(preset, store=store, data_dir=data_dir)  # features computed once, here
     from langlab import probing
     units = ([(c, s, run_key[c, s]) for c in conditions for s in seeds]
              + [(probing.UNTRAINED, s, None) for s in seeds] + [(probing.INPUT, s, None) for s in seeds])
-    threads = None if n_jobs == 1 else config.threads
-    if n_jobs == 1:
-        tables = [_probe_unit(preset, c, s, store=store, data_dir=data_dir, run_key=k, threads=None)
-                  for c, s, k in _progress(units, "autoencoder probes")]
-    else:
-        from joblib import delayed
-        tables = _parallel(n_jobs)(
-            delayed(_probe_unit)(preset, c, s, store=store, data_dir=data_dir, run_key=k,
-                                 threads=threads) for c, s, k in units)
-    return pd.concat(tables, ignore_index=True)
+    entries = {unit: _probe_entry(preset, *unit, store=store, clips_key=fs.key) for unit in units}
+    entries = compute_missing(entries, _probe_unit, preset, n_jobs=n_jobs, threads=config.threads,
+                              desc="autoencoder probes", store=store, data_dir=data_dir)
+    # The same table whether computed or reused: read back from the store.
+    return pd.concat([_read_probes(e.path / "probes.csv") for e in entries.values()], ignore_index=True)

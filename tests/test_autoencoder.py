@@ -327,7 +327,10 @@ def test_probe_experiment(smoke_runs, smoke_store, monkeypatch):
     got = results[results.condition == "none"].drop(columns=["condition", "seed"])
     pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True),
                                   check_dtype=False)
-    # a second call probes nothing
+    # a second call probes nothing and starts no worker processes
+    from langlab import models
+
     monkeypatch.setattr(probing, "probe_table", lambda *a, **k: pytest.fail("probed again"))
-    again = ae.ae_probe_experiment("smoke", store=smoke_store, n_jobs=1, **SMOKE_RUNS)
+    monkeypatch.setattr(models, "parallel", lambda n_jobs: pytest.fail("started workers"))
+    again = ae.ae_probe_experiment("smoke", store=smoke_store, n_jobs=2, **SMOKE_RUNS)
     pd.testing.assert_frame_equal(again, results)
