@@ -11,8 +11,9 @@ each side's best of ``--repeat`` runs counts (the machine may be shared). Each c
 checks that both sides computed the same numbers before it reports a speed.
 
 - ``mel extraction``: :func:`langlab.features.extract` with the paper preset low-passed at
-  500 Hz (2 worker processes, shards written to a fresh store) against a faithful
-  re-implementation of the original per-clip loop (:func:`original_mel_loop`).
+  500 Hz (2 worker processes, shards written to a fresh store) against the original per-clip
+  loop (:func:`original_mel_loop` over :func:`langlab.features.original_mel`, a faithful
+  re-implementation of the original's code).
 - ``dataset assembly``: loading stored spectrograms (the paper preset's 128 x 216, of every
   usable clip of the book corpus) into one training array (memory-mapped ``S_db.npy``,
   per-clip min-max scaling, frames concatenated along time) against the original's growing
@@ -81,25 +82,12 @@ def line(name: str, ours: float, baseline: float, unit: str = "clips/s") -> str:
 # --------------------------------------------------------------------------------------------
 # The original's code, re-implemented faithfully (one clip at a time)
 # --------------------------------------------------------------------------------------------
-def original_mel(path: str, *, lowpass: bool = True) -> np.ndarray:
-    """The original per-clip preprocessing: librosa.load at 22 050 Hz, the first 5 s
-    (fix_length), butter(4, 500 Hz) + filtfilt, melspectrogram 128/2048/512,
-    amplitude_to_db(ref=np.min) of that *power* spectrogram."""
-    import librosa
-    from scipy import signal
-
-    sr = 22050
-    y, _ = librosa.load(path, sr=sr)
-    y = librosa.util.fix_length(y, size=5 * sr)
-    if lowpass:
-        b, a = signal.butter(4, 500, btype="low", fs=sr)
-        y = signal.filtfilt(b, a, y)
-    S = librosa.feature.melspectrogram(y=y, sr=sr, n_mels=128, n_fft=2048, hop_length=512)
-    return librosa.amplitude_to_db(S, ref=np.min)
-
-
 def original_mel_loop(paths: list[str]) -> list[np.ndarray]:
-    return [original_mel(p) for p in paths]
+    """The original's preprocessing, one clip after the other (low-passed at 500 Hz):
+    :func:`langlab.features.original_mel`."""
+    from langlab import features
+
+    return [features.original_mel(p) for p in paths]
 
 
 def original_assembly(spectrograms) -> np.ndarray:

@@ -67,7 +67,8 @@ from langlab.store import Store, atomic_save_npy, atomic_write_json, default_sto
 __all__ = ["FeatureConfig", "PRESETS", "FeatureSet", "SHARD_SIZE", "STAGE", "check_audio",
            "lowpass_sos", "lowpass", "mel_filterbank", "stft_power", "melspectrogram",
            "power_to_db", "frame_levels", "silence", "waveform_features", "scale_minmax",
-           "scale_global", "mel_band_edges", "mel_bands_below", "extract", "for_preset", "load"]
+           "scale_global", "mel_band_edges", "mel_bands_below", "original_mel", "extract", "for_preset",
+           "load"]
 
 #: Store stage of a feature set.
 STAGE = "features"
@@ -774,6 +775,45 @@ def mel_bands_below(hz: float, *, config: FeatureConfig, edge: str = "centre") -
     check(edge in ("centre", "upper"), f"edge must be 'centre' or 'upper', got {edge!r}")
     edges = mel_band_edges(config=config)
     return int((edges[:, 1 if edge == "centre" else 2] < hz).sum())
+
+
+# --------------------------------------------------------------------------------------------
+# The original's per-clip code, as a baseline
+# --------------------------------------------------------------------------------------------
+def original_mel(path: str | os.PathLike, *, lowpass: bool = True) -> np.ndarray:
+    """The original study's per-clip preprocessing, re-implemented as a baseline (Chapter 2).
+
+    One clip at a time with the original's fixed parameters: :func:`librosa.load` at 22 050 Hz
+    mono, the first 5 s (:func:`librosa.util.fix_length`), optionally a 4th-order Butterworth
+    low-pass at 500 Hz run forward and backward (``scipy.signal.filtfilt``), a mel spectrogram
+    of 128 bands (``n_fft=2048``, ``hop_length=512``), then :func:`librosa.amplitude_to_db`
+    with ``ref=np.min`` applied to that *power* spectrogram, as the original did. After min-max
+    scaling the ``paper`` preset gives the same spectrograms (a test checks it); the benchmarks
+    time :func:`extract` against a loop over this function.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An audio file that librosa can read.
+    lowpass : bool
+        Low-pass the clip first, like the original's pre-training clips.
+
+    Returns
+    -------
+    S_db : np.ndarray [shape=(128, 216)]
+        Decibels relative to the clip's quietest bin.
+    """
+    import librosa
+    from scipy import signal
+
+    sr = 22050
+    y, _ = librosa.load(path, sr=sr)
+    y = librosa.util.fix_length(y, size=5 * sr)
+    if lowpass:
+        b, a = signal.butter(4, 500, btype="low", fs=sr)
+        y = signal.filtfilt(b, a, y)
+    S = librosa.feature.melspectrogram(y=y, sr=sr, n_mels=128, n_fft=2048, hop_length=512)
+    return librosa.amplitude_to_db(S, ref=np.min)
 
 
 # --------------------------------------------------------------------------------------------
