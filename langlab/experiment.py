@@ -516,13 +516,19 @@ def _probe_summary(ctx: _Context, report: StageReport, name: str) -> None:
     ctx.tables[f"{name}_summary"] = probing.summarize(table[~unscored])
 
 
-def _stage_lstm_probes(ctx: _Context, report: StageReport) -> None:
-    from langlab import probing
-    ctx.tables["lstm_probes"] = _call(
-        probing.lstm_probe_experiment, ctx.preset, data_dir=ctx.data_dir, store=ctx.store,
-        seeds=_listed(ctx.seeds), conditions=_listed(ctx.conditions),
-        optional={"n_jobs": ctx.n_jobs, "progress": ctx.progress})
-    _probe_summary(ctx, report, "lstm_probes")
+def _probe_stage(experiment: str, name: str) -> Callable[[_Context, StageReport], None]:
+    """A stage that runs the probe experiment ``"module.function"`` into ``ctx.tables[name]``,
+    then its summary (:func:`_probe_summary`)."""
+    module, function = experiment.rsplit(".", 1)
+
+    def run(ctx: _Context, report: StageReport) -> None:
+        ctx.tables[name] = _call(
+            getattr(importlib.import_module(module), function), ctx.preset, data_dir=ctx.data_dir,
+            store=ctx.store, seeds=_listed(ctx.seeds), conditions=_listed(ctx.conditions),
+            optional={"n_jobs": ctx.n_jobs, "progress": ctx.progress})
+        _probe_summary(ctx, report, name)
+
+    return run
 
 
 def _stage_autoencoder(ctx: _Context, report: StageReport) -> None:
@@ -533,15 +539,6 @@ def _stage_autoencoder(ctx: _Context, report: StageReport) -> None:
         autoencoder.ae_experiment, ctx.preset, seeds=list(seeds), conditions=list(conditions),
         data_dir=ctx.data_dir, store=ctx.store,
         optional={"n_jobs": ctx.n_jobs, "progress": ctx.progress})
-
-
-def _stage_ae_probes(ctx: _Context, report: StageReport) -> None:
-    from langlab import autoencoder
-    ctx.tables["ae_probes"] = _call(
-        autoencoder.ae_probe_experiment, ctx.preset, data_dir=ctx.data_dir, store=ctx.store,
-        seeds=_listed(ctx.seeds), conditions=_listed(ctx.conditions),
-        optional={"n_jobs": ctx.n_jobs, "progress": ctx.progress})
-    _probe_summary(ctx, report, "ae_probes")
 
 
 def _censored_note(report: StageReport, table: Any) -> None:
@@ -569,13 +566,13 @@ STAGES: tuple[Stage, ...] = (
     Stage("features", _stage_features, ("langlab.features.for_preset",), ("corpus",),
           ("features", "lstm-noise")),
     Stage("lstm", _stage_lstm, ("langlab.training.lstm_experiment",), ("features",), ("lstm",)),
-    Stage("lstm probes", _stage_lstm_probes, ("langlab.probing.lstm_probe_experiment",), ("lstm",),
-          ("lstm_probes",)),
+    Stage("lstm probes", _probe_stage("langlab.probing.lstm_probe_experiment", "lstm_probes"),
+          ("langlab.probing.lstm_probe_experiment",), ("lstm",), ("lstm_probes",)),
     Stage("autoencoder", _stage_autoencoder, ("langlab.autoencoder.ae_experiment",
                                               "langlab.training.pretrain_spectrograms"),
           ("features",), ("autoencoder",)),
-    Stage("autoencoder probes", _stage_ae_probes, ("langlab.autoencoder.ae_probe_experiment",),
-          ("autoencoder",), ("autoencoder-probe",)),
+    Stage("autoencoder probes", _probe_stage("langlab.autoencoder.ae_probe_experiment", "ae_probes"),
+          ("langlab.autoencoder.ae_probe_experiment",), ("autoencoder",), ("autoencoder-probe",)),
 )
 
 
