@@ -223,6 +223,13 @@ def test_compare_tests_the_claim():
     assert table.loc[("ja", "none"), "censored_b"] == 1
 
 
+def test_compare_gives_exact_p_values_with_tied_steps():
+    # Complete separation of 5 against 5 runs, with ties inside each side: exact p = 2 / C(10, 5).
+    results = results_table({"it": [20, 20, 30, 30, 40], "none": [80, 80, 90, 90, 100]})
+    out = training.compare(results, pairs=[("it", "none")])
+    assert out["p_mannwhitney"].iloc[0] == pytest.approx(2 / 252)
+
+
 def test_compare_with_identical_values_gives_nan():
     out = training.compare(results_table({"it": [50, 50], "ja": [50, 50]}), pairs=[("it", "ja")])
     assert np.isnan(out["p_mannwhitney"].iloc[0])
