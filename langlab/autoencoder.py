@@ -36,6 +36,7 @@ import pandas as pd
 from langlab.errors import DataError, ParameterError, check
 # The TensorFlow set-up and the experiment runner shared with Chapter 3.
 from langlab.models import clip_counts, compute_missing, limit_threads, set_seed
+from langlab.presets import as_preset
 from langlab.store import Store, atomic_save_npy, default_store
 
 #: The pre-training conditions, in the LSTM chapter's order (see :data:`langlab.training.CONDITIONS`).
@@ -482,14 +483,6 @@ def clip_mse(model, S, *, batch_size: int = 64) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # The experiment: every (condition, seed) of a preset, in the store
 # --------------------------------------------------------------------------------------------
-def _preset(preset):
-    from langlab.presets import Preset, get_preset
-    if isinstance(preset, str):
-        return get_preset(preset)
-    check(isinstance(preset, Preset), f"preset must be a preset name or a Preset, got {preset!r}")
-    return preset
-
-
 def _seeds_conditions(config: AutoencoderConfig, seeds, conditions) -> tuple[tuple[int, ...], tuple[str, ...]]:
     seeds = tuple(config.seeds if seeds is None else (int(s) for s in seeds))
     check(len(seeds) >= 1 and all(s >= 0 for s in seeds) and len(set(seeds)) == len(seeds),
@@ -522,7 +515,7 @@ def ae_data(preset, *, condition: str, store=None, data_dir=None) -> AEData:
     condition's language, or the no-language noise control.
     """
     from langlab import features, training
-    preset = _preset(preset)
+    preset = as_preset(preset)
     _check_conditions([condition])
     store = default_store(store)
     full = features.for_preset(preset, data_dir=data_dir, store=store)
@@ -619,7 +612,7 @@ def ae_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=Non
         pre-training), ``best_val_loss``, ``n_train``, ``n_val``, ``n_pretrain``, ``n_probe``,
         ``train_seconds`` (wall clock) and ``key`` (the store entry).
     """
-    preset = _preset(preset)
+    preset = as_preset(preset)
     config = preset.autoencoder
     seeds, conditions = _seeds_conditions(config, seeds, conditions)
     store = default_store(store)
@@ -640,7 +633,7 @@ def ae_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=Non
 
 
 def _stored_entry(preset, condition: str, seed: int, *, store, data_dir, train: bool = True):
-    preset = _preset(preset)
+    preset = as_preset(preset)
     _check_conditions([condition])
     store = default_store(store)
     entry = _entry(store, preset.autoencoder, condition, seed,
@@ -658,7 +651,7 @@ def load_autoencoder(preset, *, condition: str, seed: int, store=None, data_dir=
     Returns a compiled ``keras.Model`` (see :func:`build_autoencoder`).
     """
     import keras
-    preset = _preset(preset)
+    preset = as_preset(preset)
     entry = _stored_entry(preset, condition, seed, store=store, data_dir=data_dir)
     # The stored model keeps its weights, not Adam's state (training is over): compile afresh.
     model = keras.models.load_model(entry.path / "model.keras", compile=False)
@@ -670,7 +663,7 @@ def load_autoencoder(preset, *, condition: str, seed: int, store=None, data_dir=
 def ae_history(preset, *, seeds=None, conditions=None, store=None, data_dir=None) -> pd.DataFrame:
     """Loss curves of every (condition, seed) run: the :func:`train_autoencoder` history with
     ``condition`` and ``seed`` columns (runs are trained first if missing)."""
-    preset = _preset(preset)
+    preset = as_preset(preset)
     seeds, conditions = _seeds_conditions(preset.autoencoder, seeds, conditions)
     frames = []
     for c in conditions:
@@ -695,7 +688,7 @@ def probe_clips(preset, *, store=None, data_dir=None):
     """The probe clips and the balanced row positions: :func:`langlab.probing.probe_clips`,
     the same clips Chapter 4 probes the LSTM on."""
     from langlab import probing
-    return probing.probe_clips(_preset(preset), store=default_store(store), data_dir=data_dir)
+    return probing.probe_clips(as_preset(preset), store=default_store(store), data_dir=data_dir)
 
 
 def pool_spectrograms(S, *, size: int = MULTIPLE) -> np.ndarray:
@@ -821,7 +814,7 @@ def ae_probe_experiment(preset, *, seeds=None, conditions=None, store=None, n_jo
     pd.DataFrame
         ``condition``, ``seed``, then the columns of :func:`langlab.probing.probe_table`.
     """
-    preset = _preset(preset)
+    preset = as_preset(preset)
     config = preset.autoencoder
     seeds, conditions = _seeds_conditions(config, seeds, conditions)
     store = default_store(store)

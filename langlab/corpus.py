@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from langlab import audio
-from langlab.errors import DataError, ParameterError, check
+from langlab.errors import DataError, check
 from langlab.store import Store, atomic_write_bytes, default_store
 
 __all__ = ["CorpusConfig", "PRESETS", "Clips", "ROLES", "REQUIRED_COLUMNS", "read_tsv", "find_locales",
@@ -621,11 +621,9 @@ def prepare(preset, *, data_dir: str | os.PathLike | None = None, store: Store |
         ``clips.root``, ``clips.key``.
     """
     from langlab import synth
-    from langlab.presets import Preset, get_preset
+    from langlab.presets import as_preset
 
-    if isinstance(preset, str):
-        preset = get_preset(preset)
-    check(isinstance(preset, Preset), f"preset must be a Preset or a preset name, got {type(preset).__name__}")
+    preset = as_preset(preset)
     cfg = preset.corpus
     check(isinstance(cfg, CorpusConfig), f"preset.corpus must be a CorpusConfig, got {type(cfg).__name__}")
     store = default_store(store)

@@ -41,9 +41,9 @@ from typing import Any
 import numpy as np
 
 from langlab import __version__
-from langlab.errors import DataError, LanglabError, ParameterError, check
+from langlab.errors import DataError, ParameterError, check
 from langlab.presets import PRESET_NAMES, Preset, get_preset
-from langlab.store import Store, atomic_write_bytes, atomic_write_json, stable_hash, to_jsonable
+from langlab.store import Store, atomic_write_bytes, atomic_write_json, stable_hash
 
 #: File in the output folder that names the preset and configuration of its results.
 RUN_FILE = "run.json"

@@ -62,6 +62,7 @@ import numpy as np
 import pandas as pd
 
 from langlab.errors import DataError, LanglabError, ParameterError, check
+from langlab.presets import as_preset
 from langlab.store import Store, atomic_save_npy, atomic_write_json, default_store, stable_hash
 
 __all__ = ["FeatureConfig", "PRESETS", "FeatureSet", "SHARD_SIZE", "STAGE", "check_audio",
@@ -586,7 +587,7 @@ def silence(levels_db: np.ndarray, *, n_real: int | np.ndarray | None = None,
         ``silent_fraction > config.max_silent_fraction``.
     """
     levels = np.asarray(levels_db, dtype=np.float64)
-    lead, n_frames = levels.shape[:-1], levels.shape[-1]
+    n_frames = levels.shape[-1]
     centres = np.arange(n_frames) * config.hop_length  # sample at the centre of each frame
     if n_real is None:
         real = np.ones(levels.shape, dtype=bool)
@@ -680,8 +681,6 @@ def waveform_features(y: np.ndarray, *, config: FeatureConfig, n_real: int | Seq
         One row per clip: ``padding_fraction``, ``silent_fraction``, ``is_silent``, ``ref_db``
         (dB re power 1 of the reference), ``peak_db`` (the loudest bin, dB re power 1).
     """
-    from scipy import signal
-
     y = check_audio(y)
     single = y.ndim == 1
     Y = y[None] if single else y
@@ -1293,15 +1292,6 @@ def load(path: str | os.PathLike, *, config: FeatureConfig | None = None, root: 
                       db_range=db_range, path=path)
 
 
-def _preset(preset):
-    from langlab.presets import Preset, get_preset
-
-    if isinstance(preset, str):
-        preset = get_preset(preset)
-    check(isinstance(preset, Preset), f"preset must be a Preset or a preset name, got {type(preset).__name__}")
-    return preset
-
-
 def for_preset(preset, *, lowpass_hz: float | None = None, data_dir: str | os.PathLike | None = None,
                store: Store | None = None, n_jobs: int = 2, progress: bool = True) -> FeatureSet:
     """The features of a preset's corpus: every clip with a role other than ``unused`` (Chapter 2).
@@ -1325,7 +1315,7 @@ def for_preset(preset, *, lowpass_hz: float | None = None, data_dir: str | os.Pa
     """
     from langlab import corpus
 
-    preset = _preset(preset)
+    preset = as_preset(preset)
     config = preset.features
     check(isinstance(config, FeatureConfig), f"preset.features must be a FeatureConfig, got {type(config).__name__}")
     if lowpass_hz is not None:

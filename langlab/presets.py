@@ -66,3 +66,13 @@ def get_preset(name: str) -> Preset:
             continue  # stage not part of this version of the package
         stages.append((stage, module.PRESETS[name]))
     return Preset(name, tuple(stages))
+
+
+def as_preset(preset: "str | Preset") -> Preset:
+    """``preset`` itself, or the preset called ``preset``: what every stage function accepts
+    as its ``preset`` argument (Chapter 1)."""
+    if isinstance(preset, Preset):
+        return preset
+    if not isinstance(preset, str):
+        raise ParameterError(f"preset must be a preset name or a Preset, got {preset!r}")
+    return get_preset(preset)

@@ -26,7 +26,6 @@ whole speakers swap labels instead (:func:`permute_labels`).
 from __future__ import annotations
 
 import dataclasses
-import json
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -36,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from langlab.errors import DataError, ParameterError, check
+from langlab.presets import as_preset
 
 #: The two probing tasks: Spanish vs the rest (the original's 1:2 labels) and the 3-way one.
 TASKS = ("binary", "3way")
@@ -942,15 +942,6 @@ INPUT = "input"
 STATE_REPRESENTATIONS = ("h", "c", "h_pooled")
 
 
-def _preset(preset):
-    from langlab.presets import Preset, get_preset
-
-    if isinstance(preset, Preset):
-        return preset
-    check(isinstance(preset, str), f"preset must be a preset name or a Preset, got {preset!r}")
-    return get_preset(preset)
-
-
 def probe_clips(preset, *, store=None, data_dir=None):
     """The probe clips of ``preset`` (role ``probe``, silent clips excluded, Chapter 1) and the
     row positions kept by :func:`balance_locales` (all rows when ``preset.probing.balance`` is
@@ -964,7 +955,7 @@ def probe_clips(preset, *, store=None, data_dir=None):
     from langlab import features
     from langlab.store import default_store
 
-    preset = _preset(preset)
+    preset = as_preset(preset)
     fs = features.for_preset(preset, data_dir=data_dir, store=default_store(store)).where(role="probe")
     table = fs.table.reset_index(drop=True)
     check(len(table) > 0, "the corpus has no probe clips (role 'probe')", DataError)
@@ -977,7 +968,7 @@ def state_frames(preset, n_frames: int) -> int:
     """Frames of each probe clip the LSTM hears before its states are read (Chapter 4):
     ``preset.probing.n_frames`` or, when that is None, the length of the input sequences the
     LSTM was trained on (``window - shift``); never more than the clip's ``n_frames``."""
-    preset = _preset(preset)
+    preset = as_preset(preset)
     wanted = preset.probing.n_frames
     if wanted is None:
         lstm = preset.lstm
@@ -990,7 +981,7 @@ def untrained_lstm(preset, *, seed: int, n_mels: int):
     (every condition's run of that seed starts from these weights)."""
     from langlab import models, training
 
-    preset = _preset(preset)
+    preset = as_preset(preset)
     models.set_seed(int(seed))
     return training.build_for(preset.lstm, n_mels=n_mels, seed=int(seed))
 
@@ -1097,9 +1088,7 @@ def lstm_probe_experiment(preset, *, seeds=None, conditions=None, store=None, da
 def _run(preset, *, seeds, conditions, store, data_dir, n_jobs) -> tuple[pd.DataFrame, dict]:
     from joblib import Parallel, delayed
 
-    from langlab import training
-
-    preset = _preset(preset)
+    preset = as_preset(preset)
     config = preset.probing
     check(n_jobs is None or n_jobs == -1 or (isinstance(n_jobs, int) and n_jobs >= 1),
           f"n_jobs must be None, -1 or a positive integer, got {n_jobs!r}")
@@ -1157,7 +1146,7 @@ def probe_states(preset, *, condition: str, seed: int, store=None, data_dir=None
     """The stored representations of one unit of :func:`lstm_probe_experiment` (running it for
     that unit if needed) and its clip table (``path``, ``locale``, ``client_id``), row-aligned.
     ``condition`` is a pre-training condition, ``"untrained"`` or ``"input"``."""
-    preset = _preset(preset)
+    preset = as_preset(preset)
     network = condition not in (UNTRAINED, INPUT)
     _, plan = _run(preset, seeds=[seed], conditions=[condition] if network else [], store=store,
                    data_dir=data_dir, n_jobs=None)

@@ -38,7 +38,8 @@ import numpy as np
 import pandas as pd
 
 from langlab import models
-from langlab.errors import DataError, ParameterError, check
+from langlab.errors import DataError, check
+from langlab.presets import as_preset
 from langlab.store import Store, atomic_save_npy, default_store
 
 #: Pre-training conditions: none, one epoch of low-passed Spanish, Italian or Japanese, or of
@@ -497,14 +498,6 @@ def _bar(total, desc):
 # --------------------------------------------------------------------------------------------
 # Data of a preset: features, pre-training clips, the noise control
 # --------------------------------------------------------------------------------------------
-def _preset(preset):
-    from langlab.presets import Preset, get_preset
-    if isinstance(preset, str):
-        return get_preset(preset)
-    check(isinstance(preset, Preset), f"preset must be a preset name or a Preset, got {preset!r}")
-    return preset
-
-
 def _in_worker() -> bool:
     """True in a pool or cluster worker process (loky, multiprocessing, Dask nanny)."""
     return multiprocessing.parent_process() is not None
@@ -512,7 +505,7 @@ def _in_worker() -> bool:
 
 def pretrain_lowpass_hz(preset) -> float:
     """Low-pass cut-off (Hz) of the pre-training clips of ``preset`` (``preset.lstm``)."""
-    return float(_preset(preset).lstm.pretrain_lowpass_hz)
+    return float(as_preset(preset).lstm.pretrain_lowpass_hz)
 
 
 def noise_waveforms(waveforms: Sequence[np.ndarray], *, n_clips: int, n_samples: int,
@@ -577,7 +570,7 @@ def noise_spectrograms(preset, *, store=None, data_dir=None) -> tuple[np.ndarray
     key : str
     """
     from langlab import audio, features
-    preset = _preset(preset)
+    preset = as_preset(preset)
     store = default_store(store)
     config = preset.lstm
     low = features.for_preset(preset, lowpass_hz=config.pretrain_lowpass_hz, data_dir=data_dir,
@@ -619,7 +612,7 @@ def pretrain_spectrograms(preset, *, condition: str, store=None, data_dir=None) 
     key : str
     """
     from langlab import features
-    preset = _preset(preset)
+    preset = as_preset(preset)
     _check_conditions([condition])
     check(condition != "none", "condition 'none' has no pre-training data")
     if condition == "noise":
@@ -648,7 +641,7 @@ class LSTMData:
 def lstm_data(preset, *, condition: str, store=None, data_dir=None) -> LSTMData:
     """The data one (condition, seed) run trains on (see :class:`LSTMData`)."""
     from langlab import features
-    preset = _preset(preset)
+    preset = as_preset(preset)
     _check_conditions([condition])
     store = default_store(store)
     full = features.for_preset(preset, data_dir=data_dir, store=store)
@@ -759,7 +752,7 @@ def lstm_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=N
         ``train_seconds``) and ``key`` (the store entry). Wall-clock columns have
         ``seconds`` in their names.
     """
-    preset = _preset(preset)
+    preset = as_preset(preset)
     config = preset.lstm
     seeds, conditions = _seeds_conditions(config, seeds, conditions)
     store = default_store(store)
@@ -828,7 +821,7 @@ def load_lstm(preset, *, condition: str, seed: int, store=None, data_dir=None):
     Returns a compiled ``keras.Model`` (see :func:`langlab.models.build_next_frame_lstm`).
     """
     import keras
-    preset = _preset(preset)
+    preset = as_preset(preset)
     _check_conditions([condition])
     _check_seeds([seed])
     store = default_store(store)

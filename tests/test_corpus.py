@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from langlab import corpus, synth
+from langlab import corpus
 from langlab.errors import DataError, ParameterError
 from langlab.presets import get_preset
 from langlab.store import Store

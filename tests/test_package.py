@@ -31,3 +31,16 @@ def test_check_raises_named_error():
         check(False, "hop_length must be > 0, got 0")
     with pytest.raises(DataError, match="validated.tsv"):
         check(False, "validated.tsv missing", DataError)
+
+
+def test_as_preset_accepts_names_and_presets_and_names_a_wrong_value():
+    from langlab.errors import ParameterError
+    from langlab.presets import as_preset, get_preset
+
+    book = get_preset("book")
+    assert as_preset(book) is book
+    assert as_preset("smoke") == get_preset("smoke")
+    with pytest.raises(ParameterError, match="preset must be a preset name or a Preset, got 3"):
+        as_preset(3)
+    with pytest.raises(ParameterError, match="unknown preset 'huge'"):
+        as_preset("huge")
