@@ -4,11 +4,20 @@ Used by ``make book`` and ``.ci/run`` (``python -m langlab.buildcheck _build``).
 writes a log to ``_build/html/reports/`` for each page whose execution failed, and may still
 exit 0; this module turns any such log into a failure and prints it. It also prints how long
 each chapter took to execute, read from the execution cache, so the time budget stays visible.
+Chapters call :func:`claim` to fail their own execution when a sentence stops matching the
+numbers it describes.
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+
+def claim(holds: bool, text: str) -> None:
+    """Stop a chapter's execution when its prose says ``text`` but the numbers no longer
+    support it (Chapters 4 and 5): the build then fails instead of the text going wrong."""
+    if not holds:
+        raise AssertionError(f"the chapter's text no longer matches its numbers: {text}")
 
 
 def execution_times(build_dir: Path) -> list[tuple[str, float]]:

@@ -11,7 +11,7 @@ hidden and cell states) and the autoencoder chapter (its latent code) use the sa
   representation and task, as one long table;
 - :func:`summarize` and :func:`selectivity`: means and 95 % confidence intervals over seeds;
 - :func:`lstm_states`, :func:`mel_stats`, :func:`embed_2d`, :func:`embed_all`,
-  :func:`plot_embeddings`, :func:`neighbour_share`;
+  :func:`plot_embeddings`, :func:`neighbour_share`, :func:`neighbour_share_chance`;
 - :func:`lstm_probe_experiment`: Chapter 4's experiment, all pre-training conditions and seeds,
   cached in the artifact store.
 
@@ -886,6 +886,16 @@ def neighbour_share(X, labels, *, k: int = 10) -> float:
     return float(np.mean(same))
 
 
+def neighbour_share_chance(labels) -> float:
+    """The :func:`neighbour_share` of a representation blind to ``labels``: the chance that a
+    clip drawn at random from the other clips carries the same label (Chapters 4 and 5)."""
+    labels = np.asarray(labels)
+    n = len(labels)
+    check(labels.ndim == 1 and n >= 2, f"labels must be one label per clip, at least 2, got shape {labels.shape}")
+    counts = pd.Series(labels).value_counts().to_numpy()
+    return float((counts * (counts - 1)).sum() / (n * (n - 1)))
+
+
 def plot_embeddings(representations: Mapping[str, np.ndarray], labels, *,
                     methods: Sequence[str] = ("pca", "tsne"), title: str = "",
                     seed: int = 0, perplexity: float = 30.0, legend: bool = True,
@@ -913,9 +923,9 @@ def plot_embeddings(representations: Mapping[str, np.ndarray], labels, *,
                 m = labels == name
                 ax.scatter(Z[m, 0], Z[m, 1], s=9, alpha=0.75, color=cmap(k % cmap.N),
                            label=name, linewidths=0)
-            name = "t-SNE" if method == "tsne" else "PCA"
-            ax.set_title(f"{rep}: {name}", fontsize=10)
-            axis = "t-SNE" if method == "tsne" else "PC"  # PCA axes are ordered by variance
+            # PCA's axes are its components, ordered by variance
+            method_name, axis = ("t-SNE", "t-SNE") if method == "tsne" else ("PCA", "PC")
+            ax.set_title(f"{rep}: {method_name}", fontsize=10)
             ax.set_xlabel(f"{axis} 1", fontsize=8)
             ax.set_ylabel(f"{axis} 2", fontsize=8)
             ax.set_xticks([])

@@ -916,9 +916,10 @@ def compare(results: pd.DataFrame, *, pairs: Sequence[tuple[str, str]] = CLAIM_P
     """Two-sided tests of "pre-training A and B reach the threshold equally fast".
 
     - **Mann-Whitney U** on the steps to threshold, censored runs set to the budget (the
-      primary test; exact over every split of the runs for small samples, ties included). Every run has the same budget, so a censored run truly took longer than
-      every run that reached the threshold and the ranks are right; only the order among
-      censored runs is lost (they tie). This is Gehan's generalised Wilcoxon test for a common
+      primary test; exact over every split of the runs for small samples, ties included).
+      Every run has the same budget, so a censored run truly took longer than every run that
+      reached the threshold and the ranks are right; only the order among censored runs is
+      lost (they tie). This is Gehan's generalised Wilcoxon test for a common
       censoring time, and it assumes no distribution.
     - **Log-rank** (``scipy.stats.logrank``), the standard test for censored times, as a
       check; it weighs late differences more.

@@ -44,3 +44,11 @@ def test_as_preset_accepts_names_and_presets_and_names_a_wrong_value():
         as_preset(3)
     with pytest.raises(ParameterError, match="unknown preset 'huge'"):
         as_preset("huge")
+
+
+def test_claim_stops_a_chapter_whose_text_no_longer_matches():
+    from langlab.buildcheck import claim
+
+    claim(0.62 > 0.5, "above chance")  # holds: nothing happens
+    with pytest.raises(AssertionError, match="no longer matches its numbers: above chance"):
+        claim(0.48 > 0.5, "above chance")

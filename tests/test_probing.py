@@ -332,6 +332,14 @@ def test_summarize_skips_probes_without_scores():
         probing.summarize(table, metric="f1")
 
 
+def test_neighbour_share_chance_is_the_share_of_random_neighbours():
+    # 2 of each of two labels: a clip's other clips hold 1 of its own label out of 3.
+    assert probing.neighbour_share_chance(["a", "a", "b", "b"]) == pytest.approx(1 / 3)
+    assert probing.neighbour_share_chance(["a", "a", "a"]) == 1.0
+    with pytest.raises(ParameterError, match="at least 2"):
+        probing.neighbour_share_chance(["a"])
+
+
 def test_neighbour_share():
     X, locales, groups = multilingual(n_speakers=6, n_clips=5, language=4.0)
     by_language = probing.neighbour_share(X, locales, k=5)
