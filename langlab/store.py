@@ -92,6 +92,17 @@ def code_version(*modules: ModuleType | str) -> str:
     return digest.hexdigest()[:16]
 
 
+def _code_key(code: tuple) -> str:
+    """The code part of a key: :func:`langlab.codeversion.code_version` of compute functions
+    (what they reach, docstrings and comments left out); module names hash whole modules."""
+    if not code:
+        return __version__
+    if all(isinstance(c, (str, ModuleType)) for c in code):
+        return code_version(*code)
+    from langlab.codeversion import code_version as compute_version
+    return compute_version(*code)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename (never a torn file)."""
     path = Path(path)
@@ -213,7 +224,7 @@ class Store:
         """The entry for ``stage`` computed with ``config`` from ``inputs`` by ``code`` modules."""
         if not stage or "/" in stage or stage.startswith("."):
             raise ParameterError(f"stage name {stage!r} must be a plain folder name")
-        version = code_version(*code) if code else __version__
+        version = _code_key(tuple(code))
         key = stable_hash({"stage": stage, "config": config, "inputs": list(inputs), "code": version})
         return Entry(self.root, stage, key, config=config, inputs=tuple(inputs), code=version)
 
