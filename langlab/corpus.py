@@ -55,7 +55,7 @@ from langlab import audio
 from langlab.errors import DataError, check
 from langlab.store import Store, atomic_write_bytes, default_store
 
-__all__ = ["CorpusConfig", "PRESETS", "Clips", "ROLES", "REQUIRED_COLUMNS", "read_tsv", "find_locales",
+__all__ = ["CorpusConfig", "PRESETS", "Clips", "ROLES", "REQUIRED_COLUMNS", "read_tsv", "release_folder", "find_locales",
            "read_corpus", "assign_roles", "prepare", "summarize", "split_counts"]
 
 #: Store stage of a prepared clip table.
@@ -216,19 +216,39 @@ class Clips:
 # --------------------------------------------------------------------------------------------
 # Reading
 # --------------------------------------------------------------------------------------------
-def find_locales(data_dir: str | os.PathLike, *, tsv: str = "validated.tsv",
-                 locales: Sequence[str] | None = None) -> dict[str, Path]:
-    """Locale folders of ``data_dir``: ``{locale: folder}``.
+def _is_release(folder: Path, tsv: str) -> bool:
+    return (folder / tsv).is_file() or any(p.is_dir() and (p / tsv).is_file() for p in folder.iterdir())
 
-    ``data_dir`` is a release folder (holding ``<locale>/<tsv>``; the folder names are the
-    locales) or one locale folder (holding ``<tsv>`` itself; its locale is the TSV's ``locale``
-    column, or else the folder name). With ``locales``, each must be present.
+
+def release_folder(data_dir: str | os.PathLike, *, tsv: str = "validated.tsv") -> Path:
+    """The release (or locale) folder ``data_dir`` stands for (Chapter 1): itself, or the one
+    release folder it holds, as ``langlab synth OUT`` writes ``OUT/<release>/<locale>/``.
+
+    Raises :class:`DataError` if it holds several release folders (naming them) or none.
     """
     root = Path(data_dir).expanduser()
     check(root.exists(), f"corpus folder {root} does not exist; expected a Common Voice release folder "
                          f"(<release>/<locale>/{tsv}) or a locale folder", DataError)
     check(root.is_dir(), f"{root} is not a folder; expected a Common Voice release or locale folder", DataError)
     root = root.resolve()
+    if _is_release(root, tsv):
+        return root
+    inner = [p for p in sorted(root.iterdir()) if p.is_dir() and _is_release(p, tsv)]
+    check(len(inner) <= 1, f"{root} holds {len(inner)} release folders ({', '.join(p.name for p in inner)}); "
+                           "name one of them", DataError)
+    return inner[0] if inner else root
+
+
+def find_locales(data_dir: str | os.PathLike, *, tsv: str = "validated.tsv",
+                 locales: Sequence[str] | None = None) -> dict[str, Path]:
+    """Locale folders of ``data_dir``: ``{locale: folder}``.
+
+    ``data_dir`` is a release folder (holding ``<locale>/<tsv>``; the folder names are the
+    locales), one locale folder (holding ``<tsv>`` itself; its locale is the TSV's ``locale``
+    column, or else the folder name), or a folder holding one release folder
+    (:func:`release_folder`). With ``locales``, each must be present.
+    """
+    root = release_folder(data_dir, tsv=tsv)
     if (root / tsv).exists():
         found = {_tsv_locale(root / tsv) or root.name: root}
     else:
@@ -637,7 +657,7 @@ def prepare(preset, *, data_dir: str | os.PathLike | None = None, store: Store |
         source, inputs = {"embedded": synth_key}, [synth_key]
     else:
         folders = find_locales(data_dir, tsv=cfg.tsv, locales=cfg.locales)
-        root = Path(data_dir).expanduser().resolve()
+        root = release_folder(data_dir, tsv=cfg.tsv)
         source, inputs = {"data_dir": _fingerprint(folders, cfg.tsv)}, []
     entry = store.entry(STAGE, config={"corpus": cfg, "source": source}, inputs=inputs,
                         code=["langlab.corpus", "langlab.audio"])

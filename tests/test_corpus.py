@@ -343,3 +343,16 @@ def test_summary_lists_locales_without_clips(tmp_path):
     write_locale(folder, [])
     table, skipped = corpus.read_corpus(folder)
     assert corpus.summarize(table, skipped)["locale"].tolist() == ["gl"]
+
+
+def test_a_folder_holding_one_release_is_that_release(tmp_path, cv_dir):
+    """`langlab synth OUT` writes OUT/<release>/<locale>/: OUT itself must then read."""
+    import shutil
+    out = tmp_path / "out"
+    shutil.copytree(cv_dir, out / "cv-synthetic-1")
+    assert corpus.release_folder(out) == (out / "cv-synthetic-1").resolve()
+    assert corpus.find_locales(out) == corpus.find_locales(out / "cv-synthetic-1")
+    assert corpus.release_folder(cv_dir) == cv_dir.resolve()
+    shutil.copytree(cv_dir, out / "cv-synthetic-2")
+    with pytest.raises(DataError, match=r"holds 2 release folders \(cv-synthetic-1, cv-synthetic-2\)"):
+        corpus.find_locales(out)
