@@ -47,12 +47,13 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from langlab import audio
-from langlab.errors import DataError, check
+from langlab.errors import DataError, check, check_int, check_number, check_tuple, checked
 from langlab.store import Store, atomic_write_bytes, default_store
 
 __all__ = ["CorpusConfig", "PRESETS", "Clips", "ROLES", "REQUIRED_COLUMNS", "read_tsv", "release_folder", "find_locales",
@@ -128,26 +129,25 @@ class CorpusConfig:
     seed: int = 0
 
     def __post_init__(self):
-        check(isinstance(self.locales, tuple) and len(self.locales) >= 1
-              and all(isinstance(x, str) and x for x in self.locales),
-              f"locales must be a non-empty tuple of locale codes, got {self.locales!r}")
-        check(len(set(self.locales)) == len(self.locales), f"locales repeat: {self.locales!r}")
+        checked(self, "locales", check_tuple, item=_check_locale, min_len=1, unique=True)
         check(self.main_locale in self.locales,
               f"main_locale {self.main_locale!r} must be one of locales {self.locales!r}")
         check(isinstance(self.tsv, str) and self.tsv.endswith(".tsv") and "/" not in self.tsv,
               f"tsv must be a file name like 'validated.tsv', got {self.tsv!r}")
-        check(self.max_clips_per_locale is None or (isinstance(self.max_clips_per_locale, int)
-                                                    and self.max_clips_per_locale >= 1),
-              f"max_clips_per_locale must be a positive integer or None, got {self.max_clips_per_locale!r}")
-        check(self.min_duration >= 0, f"min_duration must be >= 0 s, got {self.min_duration!r}")
-        check(self.max_duration is None or self.max_duration > self.min_duration,
-              f"max_duration must be None or > min_duration ({self.min_duration}), got {self.max_duration!r}")
-        check(self.n_train is None or (isinstance(self.n_train, int) and self.n_train >= 1),
-              f"n_train must be a positive integer or None, got {self.n_train!r}")
+        for name in ("max_clips_per_locale", "n_train"):
+            if getattr(self, name) is not None:
+                checked(self, name, check_int, minimum=1)
+        checked(self, "min_duration", check_number, minimum=0, unit="s")
+        if self.max_duration is not None:
+            checked(self, "max_duration", check_number, minimum=self.min_duration, open_low=True, unit="s")
         for name in ("n_val", "min_val_speakers", "n_pretrain", "n_probe", "min_probe_speakers"):
-            value = getattr(self, name)
-            check(isinstance(value, int) and value >= 1, f"{name} must be a positive integer, got {value!r}")
-        check(isinstance(self.seed, int) and self.seed >= 0, f"seed must be an integer >= 0, got {self.seed!r}")
+            checked(self, name, check_int, minimum=1)
+        checked(self, "seed", check_int, minimum=0)
+
+
+def _check_locale(code: Any, name: str) -> str:
+    check(isinstance(code, str) and bool(code), f"{name} must be a locale code like 'es', got {code!r}")
+    return code
 
 
 PRESETS = {
@@ -618,7 +618,7 @@ def _read_store_tsv(path: Path) -> pd.DataFrame:
 
 
 def prepare(preset, *, data_dir: str | os.PathLike | None = None, store: Store | None = None,
-            n_jobs: int = 2) -> Clips:
+            n_jobs: int = 2, progress: bool = True) -> Clips:
     """The clip table and splits of a preset, read once and cached (Chapter 1).
 
     Parameters
@@ -633,6 +633,8 @@ def prepare(preset, *, data_dir: str | os.PathLike | None = None, store: Store |
         The store to cache the table in (stage ``"corpus"``).
     n_jobs : int
         Worker processes for synthesis, threads for header reading.
+    progress : bool
+        Progress bars of synthesis and header reading on stderr.
 
     Returns
     -------
@@ -652,7 +654,7 @@ def prepare(preset, *, data_dir: str | os.PathLike | None = None, store: Store |
         missing = [c for c in cfg.locales if c not in scfg.languages]
         check(not missing, f"corpus locales {missing} are not in the embedded corpus's languages "
                            f"{scfg.languages}; add them to the preset's synth config")
-        root = synth.embedded_corpus(scfg, store=store, n_jobs=n_jobs)
+        root = synth.embedded_corpus(scfg, store=store, n_jobs=n_jobs, progress=progress)
         synth_key = root.parent.name
         source, inputs = {"embedded": synth_key}, [synth_key]
     else:
@@ -665,7 +667,7 @@ def prepare(preset, *, data_dir: str | os.PathLike | None = None, store: Store |
         def fill(tmp: Path) -> dict:
             table, skipped = read_corpus(root, locales=cfg.locales, tsv=cfg.tsv,
                                          max_clips_per_locale=cfg.max_clips_per_locale, seed=cfg.seed,
-                                         n_jobs=n_jobs, progress=True)
+                                         n_jobs=n_jobs, progress=progress)
             roles = assign_roles(table, config=cfg)
             table.insert(table.columns.get_loc("flags") + 1, "role", roles)
             rel = table.assign(path=[os.path.relpath(p, root) for p in table["path"]])

@@ -111,3 +111,10 @@ def check_tuple(value: Any, name: str, *, item: Callable[[Any, str], Any] | None
     if unique and len(set(items)) != len(items):
         raise ParameterError(f"{name} has repeated elements: {value!r}")
     return items
+
+
+def checked(config: Any, name: str, checker: Callable[..., Any], **kwargs: Any) -> None:
+    """Check field ``name`` of a frozen config with ``checker(value, name, **kwargs)`` and keep
+    the plain value it returns (``np.int64(3)`` becomes ``3``): how a config's
+    ``__post_init__`` validates each field."""
+    object.__setattr__(config, name, checker(getattr(config, name), name, **kwargs))

@@ -74,7 +74,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from langlab.errors import DataError, ParameterError, check
+from langlab.errors import DataError, ParameterError, check, check_int, check_tuple, checked
 from langlab.store import Store, atomic_write_bytes, default_store
 
 __all__ = ["SynthConfig", "PRESETS", "VOICE_RANGES", "Lexicon", "load_lexicon", "languages",
@@ -153,26 +153,28 @@ class SynthConfig:
         return dict(self.clips).get(language, self.clips_per_language)
 
     def __post_init__(self):
+        checked(self, "languages", check_tuple, item=_check_code, min_len=1, unique=True)
         langs = self.languages
-        check(isinstance(langs, tuple) and len(langs) >= 1 and all(isinstance(x, str) and x for x in langs),
-              f"languages must be a non-empty tuple of locale codes like ('es', 'it', 'ja'), got {langs!r}")
-        check(len(set(langs)) == len(langs), f"languages repeat: {langs!r}")
-        for code in langs:
-            check(code.replace("-", "").replace("_", "").isalnum(),
-                  f"language code {code!r} must be letters/digits (e.g. 'es', 'pt-BR')")
-        check(isinstance(self.n_speakers, int) and self.n_speakers >= 1,
-              f"n_speakers must be a positive integer, got {self.n_speakers!r}")
-        check(isinstance(self.clips_per_language, int) and self.clips_per_language >= 1,
-              f"clips_per_language must be a positive integer, got {self.clips_per_language!r}")
-        check(isinstance(self.clips, tuple) and all(
-            isinstance(p, tuple) and len(p) == 2 and p[0] in langs and isinstance(p[1], int) and p[1] >= 1
-            for p in self.clips),
-            f"clips must be (locale, count) pairs of locales in languages with count >= 1, got {self.clips!r}")
-        check(isinstance(self.seed, int) and self.seed >= 0, f"seed must be an integer >= 0, got {self.seed!r}")
+        for name in ("n_speakers", "clips_per_language"):
+            checked(self, name, check_int, minimum=1)
+        checked(self, "clips", check_tuple, item=lambda p, n: _check_clips_pair(p, n, langs))
+        checked(self, "seed", check_int, minimum=0)
         check(self.sample_rate in MP3_RATES,
               f"sample_rate must be one the MP3 encoder accepts {MP3_RATES}, got {self.sample_rate!r}")
         check(bool(self.release) and "/" not in self.release and not self.release.startswith("."),
               f"release must be a plain folder name, got {self.release!r}")
+
+
+def _check_code(code: Any, name: str) -> str:
+    check(isinstance(code, str) and bool(code) and code.replace("-", "").replace("_", "").isalnum(),
+          f"{name} must be a locale code of letters/digits (e.g. 'es', 'pt-BR'), got {code!r}")
+    return code
+
+
+def _check_clips_pair(pair: Any, name: str, languages: tuple[str, ...]) -> tuple[str, int]:
+    check(isinstance(pair, (tuple, list)) and len(pair) == 2 and pair[0] in languages,
+          f"{name} must be a (locale, count) pair with a locale of languages {languages}, got {pair!r}")
+    return pair[0], check_int(pair[1], f"{name} count", minimum=1)
 
 
 PRESETS = {
@@ -616,7 +618,7 @@ def _entry(config: SynthConfig, store: Store):
 
 
 def embedded_corpus(config: SynthConfig | None = None, *, store: Store | None = None,
-                    n_jobs: int = 2) -> Path:
+                    n_jobs: int = 2, progress: bool = True) -> Path:
     """The embedded corpus of ``config`` (default: the ``book`` preset's), generated once.
 
     Parameters
@@ -628,6 +630,8 @@ def embedded_corpus(config: SynthConfig | None = None, *, store: Store | None = 
         lexicons and this module's code). An interrupted generation resumes.
     n_jobs : int
         Worker processes for synthesis.
+    progress : bool
+        A progress bar on stderr.
 
     Returns
     -------
@@ -640,7 +644,7 @@ def embedded_corpus(config: SynthConfig | None = None, *, store: Store | None = 
     entry = _entry(config, store)
     if not entry.exists():
         partial = entry.partial()
-        summary = write_corpus(partial, config, n_jobs=n_jobs)
+        summary = write_corpus(partial, config, n_jobs=n_jobs, progress=progress)
         if entry.exists():  # another process finished the same corpus meanwhile
             return entry.path / config.release
 
