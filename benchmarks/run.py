@@ -12,12 +12,12 @@ checks that both sides computed the same numbers before it reports a speed.
 
 - ``mel extraction``: :func:`langlab.features.extract` with the paper preset low-passed at
   500 Hz (2 worker processes, shards written to a fresh store) against the original per-clip
-  loop (:func:`original_mel_loop` over :func:`langlab.features.original_mel`, a faithful
-  re-implementation of the original's code).
+  loop (:func:`original.original_mel_loop` over :func:`original.original_mel`, a faithful
+  re-implementation of the original's code, in ``benchmarks/original.py``).
 - ``dataset assembly``: loading stored spectrograms (the paper preset's 128 x 216, of every
   usable clip of the book corpus) into one training array (memory-mapped ``S_db.npy``,
   per-clip min-max scaling, frames concatenated along time) against the original's growing
-  pandas DataFrame (:func:`original_assembly`), which copies everything it holds at every
+  pandas DataFrame (:func:`original.original_assembly`), which copies everything it holds at every
   append and so slows down with the number of clips.
 
 Run ``.venv/bin/python benchmarks/run.py [--clips N] [--repeat R] [--only NAME]``. Add a comparison by
@@ -40,6 +40,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from original import original_assembly, original_mel_loop  # noqa: E402  (benchmarks/original.py)
 
 
 @dataclasses.dataclass
@@ -77,27 +79,6 @@ class Context:
 def line(name: str, ours: float, baseline: float, unit: str = "clips/s") -> str:
     """``name: <ratio>x (ours <a> <unit> vs baseline <b> <unit>)``."""
     return f"{name}: {ours / baseline:.1f}x (ours {ours:.0f} {unit} vs baseline {baseline:.0f} {unit})"
-
-
-# --------------------------------------------------------------------------------------------
-# The original's code, re-implemented faithfully (one clip at a time)
-# --------------------------------------------------------------------------------------------
-def original_mel_loop(paths: list[str]) -> list[np.ndarray]:
-    """The original's preprocessing, one clip after the other (low-passed at 500 Hz):
-    :func:`langlab.features.original_mel`."""
-    from langlab import features
-
-    return [features.original_mel(p) for p in paths]
-
-
-def original_assembly(spectrograms) -> np.ndarray:
-    """The original's training-set assembly: min-max scale a spectrogram, append its frames
-    to a pandas DataFrame with ``pd.concat``, repeat; then take the values."""
-    df = pd.DataFrame()
-    for S_db in spectrograms:
-        S = (S_db - S_db.min()) / (S_db.max() - S_db.min())
-        df = pd.concat([df, pd.DataFrame(S.T)], ignore_index=True)
-    return df.to_numpy(dtype=np.float32)
 
 
 # --------------------------------------------------------------------------------------------

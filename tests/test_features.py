@@ -1,5 +1,5 @@
-"""langlab.features: the mel pipeline against librosa and the original loop, parameter and audio
-checks, the silence rule, scaling, the store (reuse, broken clips, kill -9 and resume), the CLI."""
+"""langlab.features and langlab.feature_store: parameter checks, the paper preset against the
+original's loop, the store (reuse, broken clips, kill -9 and resume), the CLI."""
 import json
 import os
 import signal
@@ -14,27 +14,13 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from langlab import features
+from langlab import dsp, feature_store, features
 from langlab.errors import ParameterError
 from langlab.features import FeatureConfig
 from langlab.store import Store
+from synthetic import SMALL, speechlike
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = FeatureConfig(sr=8000, duration=1.0, n_fft=256, hop_length=128, n_mels=16)
-
-
-def speechlike(sr, seconds, *, seed=0, level=0.1, noise_db=-70.0, lead=0.1, trail=0.1):
-    """Syllable-rate bursts of a harmonic tone (pitch wobbling) between silences, plus white noise."""
-    rng = np.random.default_rng(seed)
-    n = int(sr * seconds)
-    t = np.arange(n) / sr
-    f0 = 120 + 40 * rng.random() + 10 * np.sin(2 * np.pi * 3 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / sr
-    voice = sum(np.sin(k * phase) / k for k in range(1, 8))
-    envelope = (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t + 6 * rng.random())) ** 2  # syllables
-    envelope[(t < lead) | (t > seconds - trail)] = 0
-    y = level * voice * envelope / 2 + 10 ** (noise_db / 20) * rng.standard_normal(n)
-    return y.astype(np.float32)
 
 
 # --------------------------------------------------------------------------------------------
@@ -81,91 +67,16 @@ def test_preset_gathered_by_get_preset():
     assert get_preset("book").features == features.PRESETS["book"]
 
 
-def test_mel_bands_below_500_hz():
-    # the original: "only about 19 of the 128 mel bands lie below 500 Hz"
-    assert features.mel_bands_below(500, config=features.PRESETS["paper"]) == 19
-    edges = features.mel_band_edges(config=features.PRESETS["book"])
-    assert edges.shape == (40, 3) and np.all(np.diff(edges, axis=1) > 0)
-    assert features.mel_bands_below(500, config=features.PRESETS["book"], edge="upper") \
-        <= features.mel_bands_below(500, config=features.PRESETS["book"])
-
-
 # --------------------------------------------------------------------------------------------
-# Array-level steps
+# The paper preset against the original's per-clip code
 # --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("y, match", [
-    (np.array([0.0, np.nan, 0.5], dtype=np.float32), r"1 non-finite sample.*index 1.*nan"),
-    (np.array([0.0, 0.1, np.inf]), r"non-finite.*index 2.*inf"),
-    (np.arange(10, dtype=np.int16), r"dtype int16.*floating point.*32768"),
-    (np.zeros(0, dtype=np.float32), r"at least one sample"),
-])
-def test_bad_audio_is_named(y, match):
-    with pytest.raises(ParameterError, match=match):
-        features.check_audio(y)
-    with pytest.raises(ParameterError, match=match):
-        features.melspectrogram(y, config=SMALL)
-
-
-@pytest.mark.parametrize("name", ["smoke", "book"])
-def test_melspectrogram_equals_librosa(name):
-    import librosa
-
-    config = features.PRESETS[name]
-    y = 0.1 * np.random.default_rng(1).standard_normal(config.n_samples).astype(np.float32)
-    ours = features.melspectrogram(y, config=config)
-    ref = librosa.feature.melspectrogram(y=y, sr=config.sr, n_fft=config.n_fft, hop_length=config.hop_length,
-                                         n_mels=config.n_mels, fmin=config.fmin, fmax=config.fmax_hz)
-    assert ours.shape == ref.shape == (config.n_mels, config.n_frames) and ours.dtype == np.float32
-    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-6 * ref.max())
-    batch = features.melspectrogram(np.stack([y, y[::-1].copy()]), config=config)
-    np.testing.assert_allclose(batch[0], ours, rtol=1e-6)
-
-
-def test_stft_power_equals_librosa():
-    import librosa
-
-    y = np.random.default_rng(2).standard_normal(5000).astype(np.float32)
-    ours = features.stft_power(y, n_fft=512, hop_length=160)
-    ref = np.abs(librosa.stft(y, n_fft=512, hop_length=160)) ** 2
-    np.testing.assert_allclose(ours, ref, rtol=1e-3, atol=1e-3)
-
-
-@pytest.mark.parametrize("ref, lib_ref", [("min", np.min), ("max", np.max), (1.0, 1.0)])
-@pytest.mark.parametrize("top_db", [80.0, None])
-def test_power_to_db_equals_librosa(ref, lib_ref, top_db):
-    import librosa
-
-    S = np.random.default_rng(3).random((2, 16, 30)) ** 8
-    S[0, 0, :5] = 0.0  # exact zeros, as in padding
-    S_db, ref_db = features.power_to_db(S, ref=ref, top_db=top_db)
-    for i in range(2):
-        np.testing.assert_allclose(S_db[i], librosa.power_to_db(S[i], ref=lib_ref, top_db=top_db), atol=1e-3)
-    if top_db is None:  # S_db + ref_db is dB re power 1
-        np.testing.assert_allclose(S_db + ref_db[:, None, None], 10 * np.log10(np.maximum(S, 1e-10)), atol=1e-3)
-    if ref == "min":
-        assert S_db.min() >= 0  # every bin >= 0 dB re the quietest one
-
-
-def test_lowpass_zero_phase_and_response():
-    sr = 16000
-    t = np.arange(sr) / sr
-    low, high = np.sin(2 * np.pi * 150 * t), np.sin(2 * np.pi * 3000 * t)
-    y = features.lowpass((low + high).astype(np.float32), sr=sr, cutoff_hz=500)
-    mid = slice(2000, -2000)
-    np.testing.assert_allclose(y[mid], low[mid], atol=0.02)  # passband kept, no delay (zero phase)
-    from scipy import signal
-
-    sos = features.lowpass_sos(sr=sr, cutoff_hz=500, order=4)
-    assert sos.shape == (2, 6)
-    _, h = signal.sosfreqz(sos, worN=[500.0], fs=sr)
-    assert 20 * np.log10(np.abs(h[0]) ** 2) == pytest.approx(-6.02, abs=0.05)  # twice -3 dB
-    with pytest.raises(ParameterError, match="cutoff_hz.*Nyquist.*8000"):
-        features.lowpass(y, sr=sr, cutoff_hz=8000)
-
-
 def original_features(path, *, lowpass):
-    """The original study's per-clip code (:func:`features.original_mel`), min-max scaled."""
-    S_db = features.original_mel(path, lowpass=lowpass)
+    """The original study's per-clip code (``benchmarks/original.py``), min-max scaled."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from benchmarks.original import original_mel
+
+    S_db = original_mel(path, lowpass=lowpass)
     return (S_db - S_db.min()) / (S_db.max() - S_db.min())
 
 
@@ -174,63 +85,11 @@ def test_paper_preset_reproduces_the_original(tmp_path, lowpass):
     path = tmp_path / "clip.wav"
     sf.write(path, speechlike(48000, 3.2, seed=4, noise_db=-50), 48000)
     config = features.PRESETS["paper"].with_lowpass(500 if lowpass else None)
-    y, n_real = features._load_clip(str(path), config)
-    S_db, info = features.waveform_features(y, config=config, n_real=n_real)
+    y, n_real = feature_store._load_clip(str(path), config)
+    S_db, info = dsp.waveform_features(y, config=config, n_real=n_real)
     assert S_db.shape == (128, 216)
-    np.testing.assert_allclose(features.scale_minmax(S_db), original_features(path, lowpass=lowpass), atol=2e-4)
+    np.testing.assert_allclose(dsp.scale_minmax(S_db), original_features(path, lowpass=lowpass), atol=2e-4)
     assert info["padding_fraction"][0] == pytest.approx(1 - 3.2 / 5, abs=1e-3)
-
-
-# --------------------------------------------------------------------------------------------
-# Silence and scaling
-# --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind, silent", [
-    ("speech", False), ("zeros", True), ("room_noise", True), ("quiet", True), ("short_speech", True),
-])
-def test_silence_rule(kind, silent):
-    config = SMALL
-    n = config.n_samples
-    rng = np.random.default_rng(5)
-    n_real = n
-    if kind == "speech":
-        y = speechlike(config.sr, 1.0, noise_db=-55, lead=0.05, trail=0.05)
-    elif kind == "zeros":
-        y = np.zeros(n, np.float32)
-    elif kind == "room_noise":  # a recording with nobody speaking: loud enough, but only noise
-        y = (0.01 * rng.standard_normal(n)).astype(np.float32)
-    elif kind == "quiet":  # below the absolute threshold
-        y = speechlike(config.sr, 1.0, level=1e-4, noise_db=-90)
-    else:  # 0.3 s of speech, then zero padding
-        y, pad = __import__("langlab.audio", fromlist=["fix_length"]).fix_length(
-            speechlike(config.sr, 0.3, lead=0.02, trail=0.02, noise_db=-55), n_samples=n)
-        n_real = n - pad
-    _, info = features.waveform_features(y, config=config, n_real=n_real)
-    assert bool(info["is_silent"][0]) is silent, info.to_dict("records")
-    if kind == "speech":
-        assert info["silent_fraction"][0] < 0.4
-
-
-def test_silence_counts_padding():
-    levels = np.full((1, 10), -20.0)
-    levels[0, :3] = -40.0  # quiet start
-    silent, fraction, is_silent = features.silence(levels, n_real=5 * SMALL.hop_length, config=SMALL)
-    assert silent[0, 5:].all() and fraction[0] == pytest.approx(0.8) and is_silent[0]
-
-
-def test_scaling():
-    rng = np.random.default_rng(6)
-    S_db = rng.normal(40, 10, size=(3, 4, 5)).astype(np.float32)
-    S_db[2] = 7.0
-    S = features.scale_minmax(S_db)
-    assert S.dtype == np.float32 and S.shape == S_db.shape
-    assert np.allclose(S[:2].min(axis=(1, 2)), 0) and np.allclose(S[:2].max(axis=(1, 2)), 1)
-    assert np.all(S[2] == 0)  # constant: zeros, not NaN
-    G = features.scale_global(S_db, db_range=(30.0, 50.0))
-    assert G.min() == 0 and G.max() == 1
-    np.testing.assert_allclose(G[S_db == np.clip(S_db, 30, 50)], (S_db[S_db == np.clip(S_db, 30, 50)] - 30) / 20,
-                               atol=1e-6)
-    with pytest.raises(ParameterError, match="db_range"):
-        features.scale_global(S_db, db_range=(5, 5))
 
 
 # --------------------------------------------------------------------------------------------
@@ -279,7 +138,7 @@ def test_extract_table_broken_clips_and_reuse(clip_table, tmp_path, monkeypatch)
     assert m["n_clips"] == 11 and len(m["skipped"]) == 4 and len(m["clips"]) == 11 and m["n_silent"] == 1
     assert m["config"]["features"]["n_mels"] == SMALL.n_mels and "extract_seconds" in m["timings"]
     # a rerun finds the entry and computes nothing
-    monkeypatch.setattr(features, "_extract_shard", lambda *a, **k: pytest.fail("recomputed a stored shard"))
+    monkeypatch.setattr(feature_store, "_extract_shard", lambda *a, **k: pytest.fail("recomputed a stored shard"))
     again = features.extract(clip_table, config=SMALL, store=store, n_jobs=1, progress=False)
     assert again.key == fs.key and np.array_equal(again.S_db, fs.S_db)
     pd.testing.assert_frame_equal(again.table, fs.table)
@@ -311,7 +170,7 @@ def test_store_key(clip_table, tmp_path):
     assert low.key != full.key and glob.key == full.key and glob.config.scaling == "global"
     assert low.manifest()["config"]["features"]["lowpass_hz"] == 500
     # the low-passed spectrograms lose their upper bands (less energy above the cut-off)
-    upper = features.mel_band_edges(config=SMALL)[:, 0] > 1000
+    upper = dsp.mel_band_edges(config=SMALL)[:, 0] > 1000
     assert (low.S_db[:, upper] + low.table["ref_db"].to_numpy()[:, None, None]).mean() \
         < (full.S_db[:, upper] + full.table["ref_db"].to_numpy()[:, None, None]).mean() - 20
     # same silence flags before and after the low-pass (computed on the full-band waveform)
@@ -367,14 +226,14 @@ def test_bad_input_to_extract(tmp_path):
 KILL_SCRIPT = textwrap.dedent("""
     import sys, time
     import pandas as pd
-    from langlab import features
+    from langlab import feature_store, features
     from langlab.store import Store
     features.SHARD_SIZE = 2
-    inner = features._extract_shard
+    inner = feature_store._extract_shard
     def slow(*args, **kwargs):
         time.sleep(0.4)
         return inner(*args, **kwargs)
-    features._extract_shard = slow
+    feature_store._extract_shard = slow
     table = pd.read_csv(sys.argv[1], dtype=str, keep_default_na=False)
     features.extract(table, config=features.FeatureConfig(**{config}), store=Store(sys.argv[2]), n_jobs=1,
                      progress=False)
@@ -410,8 +269,8 @@ def test_kill_and_resume_is_byte_identical(clip_table, tmp_path, monkeypatch):
 
     monkeypatch.setattr(features, "SHARD_SIZE", 2)
     calls = []
-    inner = features._extract_shard
-    monkeypatch.setattr(features, "_extract_shard", lambda *a: calls.append(a[0]) or inner(*a))
+    inner = feature_store._extract_shard
+    monkeypatch.setattr(feature_store, "_extract_shard", lambda *a: calls.append(a[0]) or inner(*a))
     resumed = features.extract(table, config=SMALL, store=Store(killed), n_jobs=1, progress=False)
     assert len(calls) == 5 - n_before  # only the missing shards were computed
     assert resumed.manifest()["shards_resumed"] == n_before
@@ -493,4 +352,3 @@ def test_cli_bad_input(tmp_path):
     assert done.stderr.startswith("langlab features: error:") and "nowhere" in done.stderr
     done = run_cli("features", "--preset", "smoke", "--lowpass", "-5", env={"LANGLAB_HOME": str(tmp_path / "home")})
     assert done.returncode == 2 and "--lowpass" in done.stderr
-
