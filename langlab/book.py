@@ -4,7 +4,8 @@ Every chapter of the book computes results with the pipeline's functions, shows 
 glues the numbers its prose quotes (``{glue:text}`name```). The few helpers that serve that last
 step in every chapter live here, so that a chapter's hidden cells hold names and values only:
 
-- :func:`glue_all` glues a dict of values at once, as plain Python numbers;
+- :func:`glue_all` glues a dict of values at once, as plain Python numbers, and
+  :func:`glue_markdown` a dict of phrases as Markdown;
 - :data:`CONDITION_LABELS`, :func:`condition_labels`, :func:`palette` and
   :data:`REPRESENTATION_LABELS`: one name and one colour per pre-training condition and
   representation, the same in every table and figure;
@@ -98,6 +99,21 @@ def glue_all(values: Mapping[str, Any], *, prefix: str = "") -> None:
         if not isinstance(name, str) or not name:
             raise ParameterError(f"glue names must be non-empty strings, got {name!r}")
         glue(f"{prefix}{name}", plain(value), display=False)
+
+
+def glue_markdown(values: Mapping[str, str], *, prefix: str = "") -> None:
+    """Glue every ``name: text`` as Markdown, for ``{glue:md}`name``` (Chapter 3).
+
+    A computed phrase glued this way reads as part of the sentence around it.
+    """
+    from IPython.display import Markdown
+
+    if not isinstance(values, Mapping):
+        raise ParameterError(f"glue_markdown needs a dict of name: text, got {type(values).__name__}")
+    for name, text in values.items():
+        if not isinstance(text, str):
+            raise ParameterError(f"glue_markdown needs text for {name!r}, got {text!r}")
+    glue_all({name: Markdown(text) for name, text in values.items()}, prefix=prefix)
 
 
 def ci_text(mean: float, low: float, high: float, *, decimals: int = 1, percent: bool = False,

@@ -164,6 +164,18 @@ def against(value: float, low: float, high: float) -> str:
     return "within the range of the trained networks"
 
 
+def all_overlap(intervals) -> bool:
+    """Whether one value lies inside every interval ``(low, high)`` (Chapter 5).
+
+    Intervals that all share a point cannot tell their conditions apart at their level.
+    """
+    intervals = list(intervals)
+    if not intervals:
+        raise ParameterError("all_overlap needs at least one (low, high) interval, got none")
+    lows, highs = zip(*intervals)
+    return max(lows) <= min(highs)
+
+
 def seeds_needed(difference: float, *, sd: float, alpha: float = ALPHA,
                  power: float = 0.8) -> int | None:
     """Runs per condition a two-sided two-sample test needs to detect ``difference``.

@@ -106,12 +106,14 @@ def test_glue_all_in_a_kernel(tmp_path):
                   "kernelspec:\n  name: python3\n  display_name: Python 3\n  language: python\n---\n"
                   "```{code-cell} ipython3\nimport numpy as np\nfrom langlab import book\n"
                   "book.glue_all({'a': np.float64(0.5), 'n': np.int64(3), 's': 'text', "
-                  "'flag': np.bool_(False)}, prefix='x_')\n```\n")
+                  "'flag': np.bool_(False)}, prefix='x_')\n"
+                  "book.glue_markdown({'md': 'a *phrase*'})\n```\n")
     notebook = jupytext.read(md, fmt="md:myst")
     NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     glued = {o.metadata["scrapbook"]["name"]: o.data for o in outputs}
-    assert set(glued) == {"x_a", "x_n", "x_s", "x_flag"}
+    assert set(glued) == {"x_a", "x_n", "x_s", "x_flag", "md"}
+    assert glued.pop("md")["application/papermill.record/text/markdown"] == "a *phrase*"
     plain = {name: data["application/papermill.record/text/plain"] for name, data in glued.items()}
     assert plain == {"x_a": "0.5", "x_n": "3", "x_s": "'text'", "x_flag": "False"}
 
@@ -121,3 +123,5 @@ def test_glue_all_bad_input():
         book.glue_all([("a", 1)])
     with pytest.raises(ParameterError, match="non-empty"):
         book.glue_all({"": 1})
+    with pytest.raises(ParameterError, match="needs text for 'x'"):
+        book.glue_markdown({"x": 1.5})

@@ -152,3 +152,12 @@ def test_separability_and_effects():
 def test_largest_effect_uses_absolute_difference():
     effects = pd.DataFrame({"difference": [0.01, -0.04, 0.03]}, index=["es", "it", "ja"])
     assert verdicts.largest_effect(effects)["difference"] == -0.04
+
+
+def test_all_overlap():
+    assert verdicts.all_overlap([(0.1, 0.5), (0.4, 0.9), (0.45, 0.6)])
+    assert verdicts.all_overlap([(0.1, 0.5), (0.5, 0.9)])           # touching counts
+    assert not verdicts.all_overlap([(0.1, 0.3), (0.4, 0.9)])
+    assert not verdicts.all_overlap([(0.1, 0.5), (0.2, 0.6), (0.55, 0.7)])
+    with pytest.raises(ParameterError, match="at least one"):
+        verdicts.all_overlap([])
