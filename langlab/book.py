@@ -1,7 +1,7 @@
 """What the chapters repeat: glue a dict of values, labels and colours, "mean [low, high]", rows.
 
 Every chapter of the book computes results with the pipeline's functions, shows them, and then
-glues the numbers its prose quotes (``{glue:text}`name```). The few helpers that serve that last
+glues the numbers its prose quotes (with MyST-NB's ``glue:text`` role). The few helpers that serve that last
 step in every chapter live here, so that a chapter's hidden cells hold names and values only:
 
 - :func:`glue_all` glues a dict of values at once, as plain Python numbers, and
@@ -75,7 +75,7 @@ def plain(value: Any) -> Any:
     """A numpy scalar as the Python number it holds (``np.float64(0.5)`` -> ``0.5``).
 
     Anything else is returned as it is. A glued numpy scalar would render as
-    ``np.float64(0.5)`` and could not be formatted by ``{glue:text}`name:.2f```.
+    ``np.float64(0.5)``, which a ``glue:text`` role with a format such as ``:.2f`` cannot format.
     """
     if isinstance(value, np.bool_):
         return bool(value)
@@ -102,7 +102,7 @@ def glue_all(values: Mapping[str, Any], *, prefix: str = "") -> None:
 
 
 def glue_markdown(values: Mapping[str, str], *, prefix: str = "") -> None:
-    """Glue every ``name: text`` as Markdown, for ``{glue:md}`name``` (Chapter 3).
+    """Glue every ``name: text`` as Markdown, for the ``glue:md`` role (Chapter 3).
 
     A computed phrase glued this way reads as part of the sentence around it.
     """

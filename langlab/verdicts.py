@@ -180,8 +180,8 @@ def seeds_needed(difference: float, *, sd: float, alpha: float = ALPHA,
                  power: float = 0.8) -> int | None:
     """Runs per condition a two-sided two-sample test needs to detect ``difference``.
 
-    The normal approximation 2 (z_(1-alpha/2) + z_power)^2 sd^2 / difference^2, rounded up and
-    at least 2; ``None`` for a difference <= 0 (Chapter 6).
+    The normal approximation ``2 * ((z(1 - alpha/2) + z(power)) * sd / difference)**2``,
+    rounded up and at least 2; ``None`` for a difference <= 0 (Chapter 6).
     """
     if not 0 < alpha < 1 or not 0 < power < 1:
         raise ParameterError(f"alpha and power must lie in (0, 1), got {alpha} and {power}")
