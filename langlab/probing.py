@@ -10,8 +10,7 @@ hidden and cell states) and the autoencoder chapter (its latent code) use the sa
 - :func:`probe_table`: the main probe beside its baselines and controls, for every
   representation and task, as one long table;
 - :func:`summarize` and :func:`selectivity`: means and 95 % confidence intervals over seeds;
-- :func:`lstm_states`, :func:`mel_stats`, :func:`embed_2d`, :func:`embed_all`,
-  :func:`plot_embeddings`, :func:`neighbour_share`, :func:`neighbour_share_chance`;
+- :func:`balance_locales`: equal clip counts per language;
 - :func:`lstm_probe_experiment`: Chapter 4's experiment, all pre-training conditions and seeds,
   cached in the artifact store.
 
@@ -36,6 +35,8 @@ import pandas as pd
 
 from langlab.errors import DataError, ParameterError, check
 from langlab.presets import as_preset
+from langlab.representations import mel_stats, read_states
+from langlab.svm import BATCH_MAX_DIMS, predict_label_sets
 
 #: The two probing tasks: Spanish vs the rest (the original's 1:2 labels) and the 3-way one.
 TASKS = ("binary", "3way")
@@ -68,10 +69,11 @@ class ProbeConfig:
         Iteration limit of the linear SVC.
     solver : {"batched", "liblinear"}
         How the linear SVC is fitted. ``"liblinear"``: scikit-learn's ``LinearSVC``, one fit
-        at a time. ``"batched"``: :func:`squared_hinge_svms`, which solves the same convex
-        problem to machine precision for many label sets at once, about ten times faster;
-        scores agree with liblinear's up to its stopping tolerance (now and then one clip
-        lying on the boundary flips). Used up to :data:`BATCH_MAX_DIMS` dimensions.
+        at a time. ``"batched"``: :func:`langlab.svm.squared_hinge_svms`, which solves the
+        same convex problem to machine precision for many label sets at once, about ten times
+        faster; scores agree with liblinear's up to its stopping tolerance (now and then one
+        clip lying on the boundary flips). Used up to :data:`langlab.svm.BATCH_MAX_DIMS`
+        dimensions.
     test_size : float
         Test fraction of the original study's single random split (0.33).
     n_frames : int or None
@@ -337,122 +339,26 @@ def _null_scores(estimator, folds, y, groups, seeds) -> list[float]:
             for s in seeds]
 
 
-#: Largest representation size for which permutation tests use :func:`squared_hinge_svms`.
-BATCH_MAX_DIMS = 512
-
-
-def squared_hinge_svms(X, Y, *, C: float, tol: float = 1e-8, max_iter: int = 100) -> np.ndarray:
-    """Solve many linear SVMs with the same inputs and different labels at once.
-
-    Each problem is the one :class:`sklearn.svm.LinearSVC` solves (L2 penalty, squared hinge
-    loss, intercept as an extra input of 1 that is penalised too, as in liblinear):
-    ``min_w 0.5 |w|^2 + C sum_i max(0, 1 - Y_i w.x_i)^2``. It is strictly convex, so its
-    solution is unique; a Newton method with a backtracking line search finds it to machine
-    precision in a few steps, for all problems together, with matrix products instead of
-    thousands of separate fits. Used for the permutation tests' null distributions (Chapter 4).
-
-    Parameters
-    ----------
-    X : np.ndarray [shape=(n_samples, n_dims)]
-        Standardised inputs (the column of ones for the intercept is added here).
-    Y : np.ndarray [shape=(n_problems, n_samples)]
-        Labels +1 / -1 of each problem.
-    C : float
-        LinearSVC's ``C``.
-    tol : float
-        Stop when every gradient entry is below ``tol`` times its size at the start.
-    max_iter : int
-        Newton steps at most.
-
-    Returns
-    -------
-    np.ndarray [shape=(n_problems, n_dims + 1)]
-        Weights; the last column is the intercept.
-    """
-    X = np.hstack([np.asarray(X, dtype=np.float64), np.ones((len(X), 1))])
-    Y = np.asarray(Y, dtype=np.float64)
-    n, d = X.shape
-    W = np.zeros((Y.shape[0], d))
-    eye = np.eye(d)
-    outer = (X[:, :, None] * X[:, None, :]).reshape(n, d * d) if n * d * d <= 8_000_000 else None
-    steps = 0.5 ** np.arange(20)
-
-    def objective(W, Y):
-        margin = np.maximum(0.0, 1.0 - Y * (W @ X.T))
-        return 0.5 * np.sum(W * W, axis=1) + C * np.sum(margin * margin, axis=1)
-
-    start = None
-    for _ in range(max_iter):
-        Z = W @ X.T
-        active = (Y * Z < 1).astype(np.float64)
-        G = W + 2 * C * ((active * (Z - Y)) @ X)
-        size = np.abs(G).max(axis=1)
-        start = size if start is None else start
-        idx = np.flatnonzero(size > tol * np.maximum(1.0, start))
-        if not idx.size:
-            break
-        if outer is not None:
-            H = eye + 2 * C * (active[idx] @ outer).reshape(len(idx), d, d)
-        else:
-            H = eye + 2 * C * np.einsum("pn,ni,nj->pij", active[idx], X, X, optimize=True)
-        step = np.linalg.solve(H, G[idx][..., None])[..., 0]
-        f0 = objective(W[idx], Y[idx])
-        decrease = np.sum(G[idx] * step, axis=1)
-        t = np.zeros(len(idx))
-        for candidate in steps:  # the largest step with sufficient decrease (Armijo)
-            open_ = t == 0
-            if not open_.any():
-                break
-            trial = objective(W[idx] - candidate * step, Y[idx])
-            t[open_ & (trial <= f0 - 1e-4 * candidate * decrease)] = candidate
-        W[idx] -= t[:, None] * step
-    return W
-
-
 def _batched_linear_scores(folds, label_sets: np.ndarray, *, C: float
                            ) -> tuple[np.ndarray, np.ndarray]:
     """Accuracy and balanced accuracy (means over folds) of the linear probe for each row of
-    ``label_sets``
-    ``[n_sets, n_clips]``, via :func:`squared_hinge_svms` (one-vs-rest for more than 2
-    classes, as LinearSVC). A set whose training fold lacks a class is fitted by LinearSVC."""
-    from sklearn.svm import LinearSVC
-
+    ``label_sets`` ``[n_sets, n_clips]``, fitted by :func:`langlab.svm.predict_label_sets`."""
     classes = np.unique(label_sets)
     scores = np.zeros((len(label_sets), len(folds)))
     accuracy = np.zeros((len(label_sets), len(folds)))
     for f, (X_train, X_test, train, test) in enumerate(folds):
-        train_sets, test_sets = label_sets[:, train], label_sets[:, test]
-        complete = np.array([np.unique(row).size == classes.size for row in train_sets])
-        rows = np.flatnonzero(complete)
-        if rows.size and classes.size == 2:
-            Y = np.where(train_sets[rows] == classes[1], 1.0, -1.0)
-            W = squared_hinge_svms(X_train, Y, C=C)
-            pred = np.where(W[:, :-1] @ X_test.T + W[:, -1:] > 0, classes[1], classes[0])
-        elif rows.size:
-            k = classes.size
-            Y = np.stack([np.where(train_sets[rows] == c, 1.0, -1.0) for c in classes], axis=1)
-            W = squared_hinge_svms(X_train, Y.reshape(-1, len(train)), C=C)
-            W = W.reshape(len(rows), k, -1)
-            decision = np.einsum("pkd,nd->pkn", W[..., :-1], X_test) + W[..., -1:]
-            pred = classes[np.argmax(decision, axis=1)]
-        for j, i in enumerate(rows):
-            scores[i, f] = balanced_accuracy(test_sets[i], pred[j])
-            accuracy[i, f] = np.mean(test_sets[i] == pred[j])
-        for i in np.flatnonzero(~complete):
-            seen = np.unique(train_sets[i])
-            if seen.size < 2:
-                guess = np.full(len(test), seen[0])
-            else:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    guess = LinearSVC(C=C, max_iter=10_000).fit(X_train, train_sets[i]).predict(X_test)
-            scores[i, f] = balanced_accuracy(test_sets[i], guess)
-            accuracy[i, f] = np.mean(test_sets[i] == guess)
+        test_sets = label_sets[:, test]
+        predictions = predict_label_sets(X_train, X_test, label_sets[:, train], classes=classes,
+                                         C=C)
+        for i, pred in enumerate(predictions):
+            scores[i, f] = balanced_accuracy(test_sets[i], pred)
+            accuracy[i, f] = np.mean(test_sets[i] == pred)
     return accuracy.mean(axis=1), scores.mean(axis=1)
 
 
 def _batched_null(folds, y, groups, seeds, *, C: float) -> tuple[float, np.ndarray]:
-    """Score of the real labels and of each permutation, all by :func:`squared_hinge_svms`."""
+    """Score of the real labels and of each permutation, all by
+    :func:`langlab.svm.squared_hinge_svms`."""
     from threadpoolctl import threadpool_limits
 
     sets = np.stack([y] + [permute_labels(y, groups, rng=np.random.default_rng(s)) for s in seeds])
@@ -467,9 +373,9 @@ def _permutation_p_value(estimator, folds, y, groups, *, observed: float, n_perm
     (Ojala and Garriga 2010): ``(1 + #{null >= observed}) / (1 + n_permutations)``.
 
     The splits stay fixed and the probe is refitted on every permuted label set (the linear
-    SVC on up to :data:`BATCH_MAX_DIMS` dimensions all at once, by :func:`squared_hinge_svms`,
-    which solves LinearSVC's problem exactly). Labels are
-    shuffled within each speaker, as :func:`sklearn.model_selection.permutation_test_score`
+    SVC on up to :data:`langlab.svm.BATCH_MAX_DIMS` dimensions all at once, by
+    :func:`langlab.svm.squared_hinge_svms`, which solves LinearSVC's problem exactly). Labels
+    are shuffled within each speaker, as :func:`sklearn.model_selection.permutation_test_score`
     does with ``groups``, when speakers speak several languages (the embedded corpus); whole
     speakers swap labels when each speaker has one (Common Voice), see :func:`permute_labels`.
     """
@@ -728,73 +634,8 @@ def selectivity(results: pd.DataFrame, *, metric: str = "balanced_accuracy",
 
 
 # --------------------------------------------------------------------------------------------
-# Representations
+# The probe clips
 # --------------------------------------------------------------------------------------------
-
-def mel_stats(S) -> np.ndarray:
-    """The no-network baseline: per-band mean and standard deviation over time.
-
-    Parameters
-    ----------
-    S : np.ndarray [shape=(n_clips, n_mels, n_frames)]
-        Scaled spectrograms (``FeatureSet.scaled()``).
-
-    Returns
-    -------
-    np.ndarray [shape=(n_clips, 2 * n_mels), dtype=float32]
-    """
-    S = np.asarray(S, dtype=np.float32)
-    check(S.ndim == 3, f"S must be [n_clips, n_mels, n_frames], got shape {S.shape}")
-    return np.concatenate([S.mean(axis=2), S.std(axis=2)], axis=1).astype(np.float32)
-
-
-def lstm_states(model, S, *, pooled: bool = False, n_frames: int | None = None,
-                batch_size: int = 64) -> dict[str, np.ndarray]:
-    """Final hidden and cell states of the (frozen) LSTM after it has heard each clip.
-
-    Each clip's first ``n_frames`` frames are fed as one sequence, from zero initial states;
-    the states after the last frame are the clip's representation (Chapter 4).
-
-    Parameters
-    ----------
-    model : keras.Model
-        A next-frame LSTM (:func:`langlab.models.build_next_frame_lstm`), trained or not.
-    S : np.ndarray [shape=(n_clips, n_mels, n_frames)]
-        Scaled spectrograms, as the model was trained on.
-    pooled : bool
-        Also return ``h_pooled``: the hidden state averaged over all time steps.
-    n_frames : int, optional
-        Frames fed per clip (default: all of them).
-
-    Returns
-    -------
-    dict of np.ndarray [shape=(n_clips, units), dtype=float32]
-        ``h``, ``c`` and, with ``pooled=True``, ``h_pooled``.
-    """
-    from langlab import models
-
-    return _read_states(models.state_model(model, sequences=pooled), S, pooled=pooled,
-                        n_frames=n_frames, batch_size=batch_size)
-
-
-def _read_states(reader, S, *, pooled: bool, n_frames: int | None, batch_size: int = 64):
-    """Run a :func:`langlab.models.state_model` view over the clips (compiled ``predict``)."""
-    S = np.asarray(S, dtype=np.float32)
-    check(S.ndim == 3, f"S must be [n_clips, n_mels, n_frames], got shape {S.shape}")
-    if n_frames is not None:
-        check(isinstance(n_frames, (int, np.integer)) and n_frames >= 1,
-              f"n_frames must be an integer >= 1, got {n_frames!r}")
-        S = S[:, :, :n_frames]
-    x = np.ascontiguousarray(np.transpose(S, (0, 2, 1)))  # [n_clips, n_frames, n_mels]
-    outputs = reader.predict(x, batch_size=batch_size, verbose=0)
-    if pooled:
-        seq, h, c = outputs
-        states = {"h": h, "c": c, "h_pooled": np.asarray(seq).mean(axis=1)}
-    else:
-        h, c = outputs
-        states = {"h": h, "c": c}
-    return {k: np.asarray(v, dtype=np.float32) for k, v in states.items()}
-
 
 def balance_locales(table: pd.DataFrame, *, seed: int) -> np.ndarray:
     """Row positions of ``table`` that give equal clip counts per ``locale`` (seeded subsample)."""
@@ -805,138 +646,6 @@ def balance_locales(table: pd.DataFrame, *, seed: int) -> np.ndarray:
     keep = [np.sort(rng.choice(np.flatnonzero(locales == loc), size=n, replace=False))
             for loc in np.unique(locales)]
     return np.sort(np.concatenate(keep))
-
-
-# --------------------------------------------------------------------------------------------
-# Pictures
-# --------------------------------------------------------------------------------------------
-
-def embed_2d(X, *, method: str = "pca", seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
-    """2-d embedding of standardised ``X`` by PCA or t-SNE (van der Maaten and Hinton 2008).
-
-    Returns np.ndarray [shape=(n_clips, 2)].
-    """
-    from sklearn.preprocessing import StandardScaler
-
-    X = np.asarray(X, dtype=float)
-    check(X.ndim == 2 and X.shape[0] >= 3, f"X must be [n_clips >= 3, n_dims], got {X.shape}")
-    Z = StandardScaler().fit_transform(X)
-    if method == "pca":
-        from sklearn.decomposition import PCA
-
-        return PCA(n_components=2, random_state=seed).fit_transform(Z)
-    if method == "tsne":
-        from sklearn.manifold import TSNE
-
-        from threadpoolctl import threadpool_limits
-
-        perplexity = min(perplexity, (X.shape[0] - 1) / 3)
-        # One thread: on a busy 2-core machine OpenMP's spinning threads make Barnes-Hut
-        # t-SNE 10-50 times slower than a single thread.
-        with threadpool_limits(limits=1):
-            return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed,
-                        max_iter=1000).fit_transform(Z)
-    raise ParameterError(f"method must be 'pca' or 'tsne', got {method!r}")
-
-
-def embed_all(representations: Mapping[str, np.ndarray], *, methods: Sequence[str] = ("pca", "tsne"),
-              seed: int = 0, perplexity: float = 30.0) -> dict[tuple[str, str], np.ndarray]:
-    """:func:`embed_2d` of every representation by every method, keyed ``(name, method)``."""
-    return {(name, method): embed_2d(X, method=method, seed=seed, perplexity=perplexity)
-            for name, X in representations.items() for method in methods}
-
-
-def neighbour_share(X, labels, *, k: int = 10) -> float:
-    """How much a representation groups clips by ``labels``: the mean share of each clip's
-    ``k`` nearest neighbours (Euclidean, after standardising ``X``, the clip itself left out)
-    that carry the same label (Chapters 4 and 5).
-
-    It counts what a t-SNE picture shows by eye (t-SNE keeps neighbourhoods), in all
-    dimensions. A representation that ignores the labels scores about the share of clips with
-    a clip's own label (1/3 for three equal languages, about 1 / n_speakers for speakers).
-
-    Parameters
-    ----------
-    X : np.ndarray [shape=(n_clips, n_dims)]
-    labels : array-like [shape=(n_clips,)]
-        E.g. the language or the speaker of each clip.
-    k : int
-        Neighbours per clip; at most ``n_clips - 1``.
-
-    Returns
-    -------
-    float in [0, 1]
-    """
-    from sklearn.neighbors import NearestNeighbors
-    from sklearn.preprocessing import StandardScaler
-
-    X = np.asarray(X, dtype=float)
-    labels = np.asarray(labels)
-    check(X.ndim == 2, f"X must be [n_clips, n_dims], got shape {X.shape}")
-    check(labels.shape == (len(X),),
-          f"labels must have one entry per row of X ({len(X)}), got shape {labels.shape}")
-    check(isinstance(k, (int, np.integer)) and 1 <= k < len(X),
-          f"k must be an integer in [1, n_clips - 1 = {len(X) - 1}], got {k!r}")
-    Z = StandardScaler().fit_transform(X)
-    idx = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z, return_distance=False)
-    same = []
-    for i, row in enumerate(idx):  # drop the clip itself (or, with duplicates, one neighbour)
-        row = row[row != i][:k] if i in row else row[:k]
-        same.append(np.mean(labels[row] == labels[i]))
-    return float(np.mean(same))
-
-
-def neighbour_share_chance(labels) -> float:
-    """The :func:`neighbour_share` of a representation blind to ``labels``: the chance that a
-    clip drawn at random from the other clips carries the same label (Chapters 4 and 5)."""
-    labels = np.asarray(labels)
-    n = len(labels)
-    check(labels.ndim == 1 and n >= 2, f"labels must be one label per clip, at least 2, got shape {labels.shape}")
-    counts = pd.Series(labels).value_counts().to_numpy()
-    return float((counts * (counts - 1)).sum() / (n * (n - 1)))
-
-
-def plot_embeddings(representations: Mapping[str, np.ndarray], labels, *,
-                    methods: Sequence[str] = ("pca", "tsne"), title: str = "",
-                    seed: int = 0, perplexity: float = 30.0, legend: bool = True,
-                    max_legend: int = 12, embedded: Mapping | None = None):
-    """Scatter plots of 2-d embeddings: one row per representation, one column per method,
-    points coloured by ``labels`` (a language or a speaker per clip).
-
-    ``embedded`` (from :func:`embed_all`) reuses embeddings computed before, so that the same
-    picture can be coloured twice without running t-SNE again. Returns the matplotlib figure.
-    """
-    import matplotlib.pyplot as plt
-
-    if embedded is None:
-        embedded = embed_all(representations, methods=methods, seed=seed, perplexity=perplexity)
-    labels = np.asarray(labels, dtype=str)
-    names = sorted(set(labels))
-    cmap = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
-    fig, axes = plt.subplots(len(representations), len(methods), squeeze=False,
-                             figsize=(3.6 * len(methods), 3.2 * len(representations)))
-    for i, rep in enumerate(representations):
-        for j, method in enumerate(methods):
-            Z = embedded[(rep, method)]
-            ax = axes[i, j]
-            for k, name in enumerate(names):
-                m = labels == name
-                ax.scatter(Z[m, 0], Z[m, 1], s=9, alpha=0.75, color=cmap(k % cmap.N),
-                           label=name, linewidths=0)
-            # PCA's axes are its components, ordered by variance
-            method_name, axis = ("t-SNE", "t-SNE") if method == "tsne" else ("PCA", "PC")
-            ax.set_title(f"{rep}: {method_name}", fontsize=10)
-            ax.set_xlabel(f"{axis} 1", fontsize=8)
-            ax.set_ylabel(f"{axis} 2", fontsize=8)
-            ax.set_xticks([])
-            ax.set_yticks([])
-    if legend and len(names) <= max_legend:
-        axes[0, -1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
-                           frameon=False, markerscale=2)
-    if title:
-        fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    return fig
 
 
 # --------------------------------------------------------------------------------------------
@@ -1127,7 +836,7 @@ def _run(preset, *, seeds, conditions, store, data_dir, n_jobs) -> tuple[pd.Data
                 template = untrained_lstm(preset, seed=0, n_mels=S.shape[1])
                 reader = models.state_model(template, sequences=True)
             template.set_weights(weights)
-            todo.append(((c, s), _read_states(reader, S, pooled=True, n_frames=n_frames)))
+            todo.append(((c, s), read_states(reader, S, pooled=True, n_frames=n_frames)))
         tables = Parallel(n_jobs=n_jobs or 1)(
             delayed(_probe_unit)(reps, locales, groups, config=config, seed=s,
                                  permute=tuple(reps))

@@ -5,32 +5,13 @@ The generic procedure is tested on synthetic representations whose answer is kno
 """
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from langlab import probing
+from langlab import probing, representations
 from langlab.errors import DataError, ParameterError
-
-LOCALES = ("es", "it", "ja")
-
-
-def synthetic(*, n_speakers=8, n_clips=10, n_dims=32, language=1.0, speaker=1.0, seed=0):
-    """Representations of 3 languages x ``n_speakers`` speakers x ``n_clips`` clips."""
-    rng = np.random.default_rng(seed)
-    locales = np.repeat(LOCALES, n_speakers * n_clips)
-    groups = np.array([f"{loc}-{i // n_clips}" for loc in LOCALES
-                       for i in range(n_speakers * n_clips)])
-    lang = {loc: rng.normal(size=n_dims) for loc in LOCALES}
-    spk = {g: rng.normal(size=n_dims) for g in np.unique(groups)}
-    X = np.stack([language * lang[loc] + speaker * spk[g]
-                  for loc, g in zip(locales, groups)]) + rng.normal(size=(len(groups), n_dims))
-    return X.astype(np.float32), locales, groups
-
+from probe_data import multilingual, synthetic
 
 FAST = probing.ProbeConfig(n_splits=4, n_permutations=0)
 
@@ -126,17 +107,6 @@ def test_sklearn_groups_permutation_is_degenerate_here():
     assert ours["p_value"] == pytest.approx(0.1)
 
 
-def multilingual(*, n_speakers=8, n_clips=4, n_dims=24, language=1.0, seed=0):
-    """Like the embedded corpus: every speaker speaks every language."""
-    rng = np.random.default_rng(seed)
-    locales = np.tile(np.repeat(LOCALES, n_clips), n_speakers)
-    groups = np.repeat([f"spk{i}" for i in range(n_speakers)], 3 * n_clips)
-    lang = {loc: rng.normal(size=n_dims) for loc in LOCALES}
-    spk = {g: rng.normal(size=n_dims) for g in np.unique(groups)}
-    X = np.stack([language * lang[loc] + spk[g] for loc, g in zip(locales, groups)])
-    return X + rng.normal(size=X.shape), locales, groups
-
-
 @pytest.mark.parametrize("task", probing.TASKS)
 def test_control_labels_with_multilingual_speakers(task):
     _, locales, groups = multilingual(n_speakers=12)
@@ -202,18 +172,13 @@ def test_probe_equals_the_pipeline_and_sklearn_metrics():
 
 
 @pytest.mark.parametrize("task", probing.TASKS)
-def test_batched_solver_is_linear_svc(task):
-    """squared_hinge_svms solves LinearSVC's problem: same weights, same permutation null."""
+def test_batched_null_is_linear_svc(task):
+    """The batched solver scores the real and the permuted labels as LinearSVC does."""
     from sklearn.svm import LinearSVC
 
     X, locales, groups = multilingual(language=0.4, n_speakers=6)
     y, _ = probing.task_labels(locales, task=task)
     cfg = probing.ProbeConfig(n_splits=3, C=0.1)
-    Z = (X - X.mean(0)) / X.std(0)
-    if task == "binary":
-        W = probing.squared_hinge_svms(Z, np.where(y[None] == 1, 1.0, -1.0), C=cfg.C)
-        svc = LinearSVC(C=cfg.C, tol=1e-10, max_iter=100_000).fit(Z, y)
-        np.testing.assert_allclose(W[0], np.r_[svc.coef_[0], svc.intercept_], atol=1e-5)
     splits = probing.grouped_splits(y, groups, n_splits=3, seed=0)
     folds = probing._folds(X, splits, scale=True)
     seeds = list(range(12))
@@ -332,64 +297,10 @@ def test_summarize_skips_probes_without_scores():
         probing.summarize(table, metric="f1")
 
 
-def test_neighbour_share_chance_is_the_share_of_random_neighbours():
-    # 2 of each of two labels: a clip's other clips hold 1 of its own label out of 3.
-    assert probing.neighbour_share_chance(["a", "a", "b", "b"]) == pytest.approx(1 / 3)
-    assert probing.neighbour_share_chance(["a", "a", "a"]) == 1.0
-    with pytest.raises(ParameterError, match="at least 2"):
-        probing.neighbour_share_chance(["a"])
-
-
-def test_neighbour_share():
-    X, locales, groups = multilingual(n_speakers=6, n_clips=5, language=4.0)
-    by_language = probing.neighbour_share(X, locales, k=5)
-    by_speaker = probing.neighbour_share(X, groups, k=5)
-    assert by_language > 0.9 and by_speaker < by_language
-    noise = np.random.default_rng(1).normal(size=X.shape)
-    assert probing.neighbour_share(noise, locales, k=10) == pytest.approx(1 / 3, abs=0.1)
-    twice = np.vstack([X, X])  # duplicates: a clip never counts as its own neighbour
-    assert probing.neighbour_share(twice, np.arange(len(twice)), k=1) == 0.0
-    with pytest.raises(ParameterError, match="k must be"):
-        probing.neighbour_share(X, locales, k=len(X))
-    with pytest.raises(ParameterError, match="labels must have one entry"):
-        probing.neighbour_share(X, locales[:-1])
-
-
-def test_mel_stats_and_balance():
-    S = np.random.default_rng(0).random((5, 8, 20)).astype(np.float32)
-    stats = probing.mel_stats(S)
-    assert stats.shape == (5, 16) and stats.dtype == np.float32
-    assert np.allclose(stats[:, :8], S.mean(axis=2))
-    with pytest.raises(ParameterError, match="n_clips, n_mels, n_frames"):
-        probing.mel_stats(S[0])
+def test_balance_locales():
     table = pd.DataFrame({"locale": ["es"] * 5 + ["it"] * 3 + ["ja"] * 4})
     keep = probing.balance_locales(table, seed=0)
     assert table.iloc[keep]["locale"].value_counts().tolist() == [3, 3, 3]
-
-
-@pytest.mark.parametrize("method", ["pca", "tsne"])
-def test_embeddings(method):
-    X, locales, _ = synthetic(n_speakers=3, n_clips=5)
-    Z = probing.embed_2d(X, method=method, seed=0, perplexity=10)
-    assert Z.shape == (len(X), 2) and np.all(np.isfinite(Z))
-    with pytest.raises(ParameterError, match="method"):
-        probing.embed_2d(X, method="umap")
-
-
-def test_plot_embeddings():
-    import matplotlib.pyplot as plt
-
-    X, locales, _ = synthetic(n_speakers=3, n_clips=5)
-    reps = {"h": X, "c": X[:, ::-1]}
-    fig = probing.plot_embeddings(reps, locales, perplexity=10)
-    assert len(fig.axes) == 4
-    assert [ax.get_xlabel() for ax in fig.axes[:2]] == ["PC 1", "t-SNE 1"]
-    plt.close(fig)
-    embedded = probing.embed_all(reps, perplexity=10)
-    assert set(embedded) == {("h", "pca"), ("h", "tsne"), ("c", "pca"), ("c", "tsne")}
-    fig = probing.plot_embeddings(reps, np.arange(len(X)) % 5, embedded=embedded)
-    assert len(fig.axes) == 4
-    plt.close(fig)
 
 
 # --------------------------------------------------------------------------------------------
@@ -422,7 +333,7 @@ def test_lstm_probe_experiment_smoke(smoke_store, monkeypatch):
     fs, keep = probing.probe_clips(preset, store=smoke_store)
     assert clips["locale"].value_counts().nunique() == 1  # balanced
     model = training.load_lstm(preset, condition="none", seed=0, store=smoke_store)
-    expected = probing.lstm_states(model, fs.scaled()[keep], pooled=True,
+    expected = representations.lstm_states(model, fs.scaled()[keep], pooled=True,
                                    n_frames=probing.state_frames(preset, fs.config.n_frames))
     for name in ("h", "c", "h_pooled"):
         np.testing.assert_allclose(states[name], expected[name], atol=1e-6)
