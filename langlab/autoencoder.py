@@ -11,20 +11,20 @@ reconstructs it; its latent code was then probed for language like the LSTM's st
 - :func:`train_autoencoder`: optional pre-training (one epoch on low-passed speech of one
   language, or on the no-language noise control), then a fixed number of epochs on full-band
   Spanish, with train and held-out validation loss after every epoch. Pure arrays.
-- :func:`ae_experiment`: every (pre-training condition, seed) of a preset, through joblib, each
-  run one store entry (model, history, probe-set latents), so a rebuild trains nothing.
+- :data:`SPEC`, :func:`ae_experiment`: the autoencoder as a model of :mod:`langlab.runs`: every
+  (pre-training condition, seed) of a preset, through joblib, each run one store entry (model,
+  history, probe-set latents), so a rebuild trains nothing.
 - :func:`encode`, :func:`reconstruct`: latents and reconstructions of spectrograms.
-- :func:`ae_probe_experiment`: the probing module's procedure, unchanged, on the latents, with
-  the raw-spectrogram and untrained-encoder baselines.
+- :data:`PROBE_SPEC`, :func:`ae_probe_experiment`: the probing module's procedure, unchanged,
+  on the latents, with the raw-spectrogram and untrained-encoder baselines, through the same
+  runner.
 
 TensorFlow is imported only inside functions, so ``import langlab.autoencoder`` stays cheap.
 """
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import os
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,33 +33,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from langlab import runs
 from langlab.errors import DataError, ParameterError, check
-# The TensorFlow set-up and the experiment runner shared with Chapter 3.
-from langlab.models import clip_counts, compute_missing, limit_threads, set_seed
+from langlab.models import check_spectrograms, reset_model, set_seed, warm_model
 from langlab.presets import as_preset
-from langlab.store import Store, atomic_save_npy, default_store
+from langlab.pretraining import CONDITIONS, check_conditions
+from langlab.store import atomic_save_npy, default_store
 
-#: The pre-training conditions, in the LSTM chapter's order (see :data:`langlab.training.CONDITIONS`).
-CONDITIONS = ("none", "es", "it", "ja", "noise")
 #: Store stage of one trained (condition, seed) autoencoder.
 STAGE = "autoencoder"
+#: Store stage of the probes of one (condition, seed) unit (see :func:`ae_probe_experiment`).
+PROBE_STAGE = "autoencoder-probe"
 #: Both pooling steps halve each axis, so the model pads its input to a multiple of this.
 MULTIPLE = 4
-_CODE = ["langlab.autoencoder"]
 #: Momentum of the batch-norm layers' running statistics (Keras' default is 0.99). Short runs
 #: take only some dozens of steps; with 0.99 the running mean and variance that the model uses
 #: at evaluation would still be mostly their initial 0 and 1, and the held-out loss would be
 #: far worse than the training loss for that reason alone.
 BN_MOMENTUM = 0.9
-
-
-def _check_conditions(conditions: Sequence[str]) -> tuple[str, ...]:
-    conditions = tuple(conditions)
-    check(len(conditions) >= 1, "conditions must name at least one pre-training condition")
-    unknown = [c for c in conditions if c not in CONDITIONS]
-    check(not unknown, f"unknown pre-training condition(s) {unknown}; expected some of {CONDITIONS}")
-    check(len(set(conditions)) == len(conditions), f"conditions repeat: {conditions!r}")
-    return conditions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,15 +110,14 @@ class AutoencoderConfig:
               f"pretrain_epochs must be an integer >= 0, got {self.pretrain_epochs!r}")
         check(isinstance(self.epochs, int) and self.epochs >= 1,
               f"epochs must be an integer >= 1, got {self.epochs!r}")
-        check(len(self.seeds) >= 1 and len(set(self.seeds)) == len(self.seeds)
-              and all(isinstance(s, int) and s >= 0 for s in self.seeds),
-              f"seeds must be distinct integers >= 0, got {self.seeds!r}")
-        _check_conditions(self.conditions)
+        check(isinstance(self.seeds, tuple), f"seeds must be a tuple, got {self.seeds!r}")
+        runs.check_seeds(self.seeds)
+        check(isinstance(self.conditions, tuple), f"conditions must be a tuple, got {self.conditions!r}")
+        check_conditions(self.conditions)
         check(isinstance(self.threads, int) and self.threads >= 1,
               f"threads must be a positive integer, got {self.threads!r}")
         check(isinstance(self.n_jobs, int) and (self.n_jobs >= 1 or self.n_jobs == -1),
               f"n_jobs must be a positive integer or -1, got {self.n_jobs!r}")
-
 
     def training_fields(self) -> dict[str, Any]:
         """The fields one trained run depends on (part of its store key): not the seed list,
@@ -148,14 +138,6 @@ PRESETS = {
     "paper": AutoencoderConfig(filters=(32, 64, 4), latent_dim=1000, batch_size=300, epochs=20,
                                seeds=(0, 1, 2, 3, 4)),
 }
-
-
-# --------------------------------------------------------------------------------------------
-# TensorFlow set-up
-# --------------------------------------------------------------------------------------------
-def _in_worker() -> bool:
-    """True in a pool or cluster worker process (loky, multiprocessing, Dask nanny)."""
-    return multiprocessing.parent_process() is not None
 
 
 # --------------------------------------------------------------------------------------------
@@ -286,18 +268,7 @@ def shape_table(model) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 def _check_S(S: Any, name: str, *, shape: tuple[int, int] | None = None) -> np.ndarray:
     """``S`` as float32 ``[n, n_mels, n_frames]`` with finite values in [0, 1]."""
-    S = np.asarray(S, dtype=np.float32)
-    check(S.ndim == 3 and S.shape[0] >= 1,
-          f"{name} must be an array [n_clips, n_mels, n_frames] with at least one clip, "
-          f"got shape {S.shape}")
-    if shape is not None:
-        check(S.shape[1:] == tuple(shape),
-              f"{name} has spectrograms of shape {S.shape[1:]}, expected {tuple(shape)}")
-    check(bool(np.isfinite(S).all()), f"{name} contains NaN or inf values")
-    lo, hi = float(S.min()), float(S.max())
-    check(lo >= -1e-6 and hi <= 1 + 1e-6,
-          f"{name} must be scaled to [0, 1] (FeatureSet.scaled()), got values in [{lo:.3g}, {hi:.3g}]")
-    return S
+    return check_spectrograms(S, name, shape=shape, unit_range=True)
 
 
 def train_autoencoder(S_train, S_val, *, config: AutoencoderConfig, seed: int, S_pretrain=None,
@@ -364,45 +335,16 @@ def train_autoencoder(S_train, S_val, *, config: AutoencoderConfig, seed: int, S
     return trained, pd.DataFrame(rows)
 
 
-#: The model of the previous run in this thread, whose traced training graph the next run of
-#: the same architecture reuses (see :func:`_reusable_model`). At most one entry a thread, so
-#: that two runs in threads of one process (a multi-threaded Dask worker) never share a model.
-_LOCAL = threading.local()
-
-
-def _reusable_cache() -> dict[tuple, Any]:
-    if not hasattr(_LOCAL, "models"):
-        _LOCAL.models = {}
-    return _LOCAL.models
-
-
 def _reusable_model(fresh, config: AutoencoderConfig, shape: tuple[int, int]):
-    """A compiled model with the weights of ``fresh`` whose training step is already traced.
-
-    TensorFlow traces a new model's training step into a graph before its first batch, which
-    costs seconds, as much as a short run's training itself. A process that trains several
-    runs of one architecture (a joblib worker) therefore keeps the previous run's model and
-    resets it: the seeded initial weights of ``fresh`` (batch-norm statistics included) and a
-    zeroed Adam state. The result equals training ``fresh`` itself (a test checks it); the
-    caller gets a copy of the trained weights in a model of its own.
+    """A compiled model with the weights of ``fresh`` whose training step is already traced:
+    the previous run's model of this architecture in this thread, reset to ``fresh``'s seeded
+    initial weights and a zeroed Adam state (:func:`langlab.models.warm_model`), or ``fresh``
+    itself. The result equals training ``fresh`` itself (a test checks it); the caller gets a
+    copy of the trained weights in a model of its own.
     """
-    key = (config.filters, config.kernel_size, config.latent_dim, config.learning_rate, shape)
-    cache = _reusable_cache()
-    model = cache.get(key)
-    if model is None:
-        cache.clear()
-        cache[key] = fresh
-        return fresh
-    model.set_weights(fresh.get_weights())
-    optimizer = model.optimizer
-    for variable in optimizer.variables:
-        if variable is optimizer.iterations:
-            variable.assign(0)
-        elif variable is getattr(optimizer, "_learning_rate", None):
-            variable.assign(config.learning_rate)
-        else:
-            variable.assign(np.zeros(variable.shape, dtype=variable.dtype))
-    return model
+    key = ("autoencoder", config.filters, config.kernel_size, config.latent_dim, config.learning_rate,
+           tuple(shape))
+    return reset_model(warm_model(key, lambda: fresh), fresh)
 
 
 def _batches(S: np.ndarray, batch_size: int, *, seed: int | None = None):
@@ -481,111 +423,51 @@ def clip_mse(model, S, *, batch_size: int = 64) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
-# The experiment: every (condition, seed) of a preset, in the store
+# The experiment: every (condition, seed) of a preset, one store entry each (langlab.runs)
 # --------------------------------------------------------------------------------------------
-def _seeds_conditions(config: AutoencoderConfig, seeds, conditions) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    seeds = tuple(config.seeds if seeds is None else (int(s) for s in seeds))
-    check(len(seeds) >= 1 and all(s >= 0 for s in seeds) and len(set(seeds)) == len(seeds),
-          f"seeds must be distinct integers >= 0, got {seeds!r}")
-    return seeds, _check_conditions(config.conditions if conditions is None else conditions)
+#: Manifest fields of a run that are columns of :func:`ae_experiment`'s table.
+RUN_FIELDS = ("steps", "loss", "val_loss", "val_loss_start", "best_val_loss", "n_train", "n_val",
+              "n_pretrain", "n_probe", "train_seconds")
 
 
-@dataclasses.dataclass(frozen=True)
-class AEData:
-    """Scaled spectrograms of one pre-training condition (from :func:`ae_data`).
-
-    ``S_train``/``S_val``: full-band Spanish (roles ``train``/``val``); ``S_pretrain``: the
-    pre-training clips (None for ``"none"``); ``S_probe`` and ``probe_table``: the probe clips
-    (role ``probe``, all three languages); ``keys``: store keys the data came from.
-    """
-
-    S_train: np.ndarray
-    S_val: np.ndarray
-    S_pretrain: np.ndarray | None
-    S_probe: np.ndarray
-    probe_table: pd.DataFrame
-    keys: tuple[str, ...]
-
-
-def ae_data(preset, *, condition: str, store=None, data_dir=None) -> AEData:
-    """The scaled spectrograms that one (condition, seed) run trains and is probed on.
-
-    Pre-training data comes from the LSTM chapter's helper (:mod:`langlab.training`), so the
-    two models are pre-trained on the same clips: 500 Hz low-passed ``pretrain`` clips of the
-    condition's language, or the no-language noise control.
-    """
-    from langlab import features, training
-    preset = as_preset(preset)
-    _check_conditions([condition])
-    store = default_store(store)
-    full = features.for_preset(preset, data_dir=data_dir, store=store)
-    train, val, probe_fs = (full.where(role=r) for r in ("train", "val", "probe"))
-    keys = [full.key]
-    S_pretrain = None
-    if condition != "none":
-        S_pretrain, key = training.pretrain_spectrograms(preset, condition=condition,
-                                                         store=store, data_dir=data_dir)
-        keys.append(key)
-    return AEData(S_train=np.asarray(train.scaled(), dtype=np.float32),
-                  S_val=np.asarray(val.scaled(), dtype=np.float32),
-                  S_pretrain=None if S_pretrain is None else np.asarray(S_pretrain, dtype=np.float32),
-                  S_probe=np.asarray(probe_fs.scaled(), dtype=np.float32),
-                  probe_table=probe_fs.table.reset_index(drop=True), keys=tuple(keys))
-
-
-def _entry(store: Store, config: AutoencoderConfig, condition: str, seed: int, keys: Sequence[str]):
-    return store.entry(STAGE, config={"autoencoder": config.training_fields(), "condition": condition,
-                                      "seed": int(seed)},
-                       inputs=list(keys), code=_CODE)
-
-
-def _data_keys(preset, condition: str, *, store: Store, data_dir) -> tuple[str, ...]:
-    """Store keys of a run's inputs (computing the features once, here, if they are missing)."""
-    from langlab import features, training
-    keys = [features.for_preset(preset, data_dir=data_dir, store=store).key]
-    if condition != "none":
-        keys.append(training.pretrain_spectrograms(preset, condition=condition, store=store,
-                                                   data_dir=data_dir)[1])
-    return tuple(keys)
-
-
-def _train_unit(preset, condition: str, seed: int, *, store: Store, data_dir, threads: int | None,
-                progress: bool = False) -> str:
-    """Train and store one (condition, seed) run unless it is stored; returns the entry key.
-
-    Runs in a joblib worker (a local process or a Dask worker): TensorFlow gets ``threads``
-    threads, the data is read from the shared store.
-    """
-    if threads:
-        limit_threads(threads)
+def _fill(preset, condition: str, seed: int, folder: Path, *, store, data_dir, prepared=None) -> dict:
+    """Train one (condition, seed) run; write its model, history and the latents of the probe
+    clips (role ``probe``, all three languages) into ``folder``."""
     config = preset.autoencoder
-    data = ae_data(preset, condition=condition, store=store, data_dir=data_dir)
-    entry = _entry(store, config, condition, seed, data.keys)
-    if entry.exists():
-        return entry.key
+    data = runs.run_data(preset, condition=condition, store=store, data_dir=data_dir)
+    probe = data.features.where(role="probe")
+    S_probe = np.asarray(probe.scaled(), dtype=np.float32)
+    started = time.perf_counter()
+    model, history = train_autoencoder(data.S_train, data.S_val, config=config, seed=seed,
+                                       S_pretrain=data.S_pretrain)
+    seconds = time.perf_counter() - started
+    model.save(folder / "model.keras")
+    history.to_csv(folder / "history.csv", index=False)
+    atomic_save_npy(folder / "latents.npy", encode(model, S_probe))
+    probe.table.reset_index(drop=True)[["path", "locale", "client_id"]].to_csv(folder / "probe_clips.csv",
+                                                                               index=False)
+    last = history.iloc[-1]
+    return {"condition": condition, "seed": int(seed), "train_seconds": round(seconds, 3),
+            **runs.clip_counts(data), "n_probe": len(S_probe), "steps": int(last["step"]),
+            "loss": float(last["loss"]), "val_loss": float(last["val_loss"]),
+            "val_loss_start": float(history.loc[history["phase"] == "train", "val_loss"].iloc[0]),
+            "best_val_loss": float(history["val_loss"].min())}
 
-    def fill(folder: Path) -> dict:
-        started = time.perf_counter()
-        model, history = train_autoencoder(data.S_train, data.S_val, config=config, seed=seed,
-                                           S_pretrain=data.S_pretrain, progress=progress)
-        seconds = time.perf_counter() - started
-        model.save(folder / "model.keras")
-        history.to_csv(folder / "history.csv", index=False)
-        atomic_save_npy(folder / "latents.npy", encode(model, data.S_probe))
-        data.probe_table[["path", "locale", "client_id"]].to_csv(folder / "probe_clips.csv", index=False)
-        last = history.iloc[-1]
-        return {"condition": condition, "seed": int(seed), "train_seconds": round(seconds, 3),
-                **clip_counts(data), "n_probe": len(data.S_probe), "steps": int(last["step"]),
-                "loss": float(last["loss"]), "val_loss": float(last["val_loss"]),
-                "val_loss_start": float(history.loc[history["phase"] == "train", "val_loss"].iloc[0]),
-                "best_val_loss": float(history["val_loss"].min())}
 
-    entry.write(fill, description=f"conv autoencoder, pre-training {condition!r}, seed {seed}")
-    return entry.key
+def _result_row(preset, entry) -> dict[str, Any]:
+    m = entry.manifest()
+    return {"condition": m["condition"], "seed": int(m["seed"]), **{k: m[k] for k in RUN_FIELDS},
+            "key": entry.key}
+
+
+#: The convolutional autoencoder as a model of :mod:`langlab.runs`.
+SPEC = runs.ModelSpec(name="autoencoder runs", stage=STAGE, config="autoencoder", fill=_fill,
+                      result=_result_row, description="conv autoencoder, pre-training {condition!r}, seed {seed}",
+                      inputs=runs.data_keys, roots=(_fill,))
 
 
 def ae_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=None,
-                  data_dir=None) -> pd.DataFrame:
+                  data_dir=None, progress: bool = True) -> pd.DataFrame:
     """Train (or load from the store) the autoencoder for every pre-training condition and seed.
 
     Parameters
@@ -602,6 +484,8 @@ def ae_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=Non
         ``preset.autoencoder.threads`` TensorFlow threads.
     data_dir : path, optional
         A Common Voice download; default the embedded corpus.
+    progress : bool
+        A progress bar over the runs computed in this process (stderr).
 
     Returns
     -------
@@ -612,37 +496,8 @@ def ae_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=Non
         pre-training), ``best_val_loss``, ``n_train``, ``n_val``, ``n_pretrain``, ``n_probe``,
         ``train_seconds`` (wall clock) and ``key`` (the store entry).
     """
-    preset = as_preset(preset)
-    config = preset.autoencoder
-    seeds, conditions = _seeds_conditions(config, seeds, conditions)
-    store = default_store(store)
-    n_jobs = config.n_jobs if n_jobs is None else int(n_jobs)
-    keys = {c: _data_keys(preset, c, store=store, data_dir=data_dir) for c in conditions}
-    entries = {(c, s): _entry(store, config, c, s, keys[c]) for c in conditions for s in seeds}
-    entries = compute_missing(entries, _train_unit, preset, n_jobs=n_jobs, threads=config.threads,
-                              desc="autoencoder runs", store=store, data_dir=data_dir)
-    rows = []
-    for (c, s), entry in entries.items():
-        check(entry.exists(), f"autoencoder run {c}/seed {s} is missing from {store} after training",
-              DataError)
-        m = entry.manifest()
-        rows.append({"condition": c, "seed": s, **{k: m[k] for k in (
-            "steps", "loss", "val_loss", "val_loss_start", "best_val_loss", "n_train", "n_val",
-            "n_pretrain", "n_probe", "train_seconds")}, "key": entry.key})
-    return pd.DataFrame(rows)
-
-
-def _stored_entry(preset, condition: str, seed: int, *, store, data_dir, train: bool = True):
-    preset = as_preset(preset)
-    _check_conditions([condition])
-    store = default_store(store)
-    entry = _entry(store, preset.autoencoder, condition, seed,
-                   _data_keys(preset, condition, store=store, data_dir=data_dir))
-    if not entry.exists():
-        check(train, f"autoencoder run {condition}/seed {seed} is not in {store}", DataError)
-        _train_unit(preset, condition, int(seed), store=store, data_dir=data_dir,
-                    threads=preset.autoencoder.threads if _in_worker() else None)
-    return entry
+    return runs.experiment(SPEC, preset, seeds=seeds, conditions=conditions, store=store, n_jobs=n_jobs,
+                           data_dir=data_dir, progress=progress)
 
 
 def load_autoencoder(preset, *, condition: str, seed: int, store=None, data_dir=None):
@@ -652,7 +507,7 @@ def load_autoencoder(preset, *, condition: str, seed: int, store=None, data_dir=
     """
     import keras
     preset = as_preset(preset)
-    entry = _stored_entry(preset, condition, seed, store=store, data_dir=data_dir)
+    entry = runs.ensure(SPEC, preset, condition=condition, seed=seed, store=store, data_dir=data_dir)
     # The stored model keeps its weights, not Adam's state (training is over): compile afresh.
     model = keras.models.load_model(entry.path / "model.keras", compile=False)
     model.compile(optimizer=keras.optimizers.Adam(preset.autoencoder.learning_rate), loss="mse",
@@ -660,24 +515,19 @@ def load_autoencoder(preset, *, condition: str, seed: int, store=None, data_dir=
     return model
 
 
-def ae_history(preset, *, seeds=None, conditions=None, store=None, data_dir=None) -> pd.DataFrame:
+def ae_history(preset, *, seeds=None, conditions=None, store=None, n_jobs=None, data_dir=None,
+               progress: bool = True) -> pd.DataFrame:
     """Loss curves of every (condition, seed) run: the :func:`train_autoencoder` history with
-    ``condition`` and ``seed`` columns (runs are trained first if missing)."""
-    preset = as_preset(preset)
-    seeds, conditions = _seeds_conditions(preset.autoencoder, seeds, conditions)
-    frames = []
-    for c in conditions:
-        for s in seeds:
-            entry = _stored_entry(preset, c, s, store=store, data_dir=data_dir)
-            frames.append(pd.read_csv(entry.path / "history.csv").assign(condition=c, seed=s))
-    cols = ["condition", "seed", "phase", "epoch", "step", "loss", "val_loss"]
-    return pd.concat(frames, ignore_index=True)[cols]
+    ``condition`` and ``seed`` columns first (runs are trained first if missing, as in
+    :func:`ae_experiment`)."""
+    return runs.histories(SPEC, preset, seeds=seeds, conditions=conditions, store=store, n_jobs=n_jobs,
+                          data_dir=data_dir, progress=progress)
 
 
 def ae_latents(preset, *, condition: str, seed: int, store=None, data_dir=None) -> tuple[np.ndarray, pd.DataFrame]:
     """Stored latents of the probe clips, ``[n_probe, latent_dim]``, and their clip table
     (``path``, ``locale``, ``client_id``)."""
-    entry = _stored_entry(preset, condition, seed, store=store, data_dir=data_dir)
+    entry = runs.ensure(SPEC, preset, condition=condition, seed=seed, store=store, data_dir=data_dir)
     return np.load(entry.path / "latents.npy"), pd.read_csv(entry.path / "probe_clips.csv")
 
 
@@ -728,40 +578,29 @@ def input_representations(S) -> dict[str, np.ndarray]:
             "mel_stats": probing.mel_stats(S)}
 
 
-def _probe_entry(preset, condition: str, seed: int, run_key: str | None, *, store: Store,
-                 clips_key: str):
-    """The store entry of one probe unit (see :func:`_probe_unit`)."""
+def _probe_key(preset, condition: str, seed: int) -> dict[str, Any]:
+    """The config in the store key of one probe unit (see :func:`_probe_fill`)."""
     from langlab import probing
     unit = {"probing": preset.probing, "condition": condition, "seed": int(seed)}
     if condition != probing.INPUT:
         unit["autoencoder"] = preset.autoencoder.training_fields()
-    return store.entry("autoencoder-probe", config=unit,
-                       inputs=[clips_key] + ([run_key] if run_key else []),
-                       code=["langlab.autoencoder", "langlab.probing"])
+    return unit
 
 
-def _probe_unit(preset, condition: str, seed: int, run_key: str | None, *, store: Store, data_dir,
-                threads: int | None) -> str:
-    """Probe one (condition, seed) unit and store its table unless it is stored; returns the
-    entry key.
+def _probe_fill(preset, condition: str, seed: int, folder: Path, *, store, data_dir, prepared=None) -> None:
+    """Probe one (condition, seed) unit and write its table into ``folder``.
 
-    ``condition`` is a pre-training condition (the trained latents of that run, whose store
-    key is ``run_key``), ``"untrained"`` or ``"input"`` (see :func:`ae_probe_experiment`).
+    ``condition`` is a pre-training condition (the trained latents of that run), ``"untrained"``
+    or ``"input"`` (see :func:`ae_probe_experiment`).
     """
     from langlab import probing
-    config = preset.autoencoder
     fs, keep = probe_clips(preset, store=store, data_dir=data_dir)
-    entry = _probe_entry(preset, condition, seed, run_key, store=store, clips_key=fs.key)
-    if entry.exists():
-        return entry.key
     table = fs.table.reset_index(drop=True).iloc[keep]
     if condition == probing.INPUT:
         reps = input_representations(np.asarray(fs.scaled(), dtype=np.float32)[keep])
     elif condition == probing.UNTRAINED:
-        if threads:
-            limit_threads(threads)
         S = np.asarray(fs.scaled(), dtype=np.float32)[keep]
-        model = build_for(config, n_mels=S.shape[1], n_frames=S.shape[2], seed=seed)
+        model = build_for(preset.autoencoder, n_mels=S.shape[1], n_frames=S.shape[2], seed=seed)
         reps = {"latent": encode(model, S)}
     else:
         Z, clips = ae_latents(preset, condition=condition, seed=seed, store=store, data_dir=data_dir)
@@ -772,21 +611,22 @@ def _probe_unit(preset, condition: str, seed: int, run_key: str | None, *, store
                                  config=preset.probing, seed=preset.probing.seed + int(seed))
     result.insert(0, "seed", int(seed))
     result.insert(0, "condition", condition)
-    entry.write(lambda folder: result.to_csv(folder / "probes.csv", index=False),
-                description=f"linear probes of autoencoder {condition}, seed {seed}")
-    return entry.key
+    result.to_csv(folder / "probes.csv", index=False)
 
 
-def _read_probes(file: Path) -> pd.DataFrame:
-    # Only empty fields are missing values (no condition name may turn into NaN).
-    table = pd.read_csv(file, keep_default_na=False, na_values=[""])
-    if "note" in table:
-        table["note"] = table["note"].fillna("")
-    return table
+def _read_probes(preset, entry) -> pd.DataFrame:
+    return runs.read_table(entry.path / "probes.csv")
+
+
+#: The probes of the autoencoder's latent code as units of :mod:`langlab.runs`.
+PROBE_SPEC = runs.ModelSpec(name="autoencoder probes", stage=PROBE_STAGE, config="autoencoder",
+                            fill=_probe_fill, result=_read_probes, key=_probe_key,
+                            description="linear probes of autoencoder {condition}, seed {seed}",
+                            roots=(_probe_fill,))
 
 
 def ae_probe_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=None,
-                        data_dir=None) -> pd.DataFrame:
+                        data_dir=None, progress: bool = True) -> pd.DataFrame:
     """Probe the autoencoder's latent code for language, beside its baselines (Chapter 5).
 
     Every probe is :func:`langlab.probing.probe_table`, unchanged, with the preset's probing
@@ -807,27 +647,27 @@ def ae_probe_experiment(preset, *, seeds=None, conditions=None, store=None, n_jo
 
     Each (condition, seed) is one store entry, so a rebuild probes nothing (and starts no
     worker), and the missing units run in parallel through joblib (``n_jobs``, default
-    ``preset.autoencoder.n_jobs``).
+    ``preset.autoencoder.n_jobs``; ``progress``: a bar over units computed in this process).
 
     Returns
     -------
     pd.DataFrame
         ``condition``, ``seed``, then the columns of :func:`langlab.probing.probe_table`.
     """
+    from langlab import probing
     preset = as_preset(preset)
     config = preset.autoencoder
-    seeds, conditions = _seeds_conditions(config, seeds, conditions)
+    seeds, conditions = runs.units(config, seeds=seeds, conditions=conditions)
     store = default_store(store)
-    n_jobs = config.n_jobs if n_jobs is None else int(n_jobs)
-    runs = ae_experiment(preset, seeds=seeds, conditions=conditions, store=store, n_jobs=n_jobs,
-                         data_dir=data_dir)
-    run_key = {(r.condition, r.seed): r.key for r in runs.itertuples()}
+    n_jobs = runs.check_jobs(config.n_jobs if n_jobs is None else n_jobs)
+    trained = runs.model_entries(SPEC, preset, seeds=seeds, conditions=conditions, store=store, n_jobs=n_jobs,
+                                 data_dir=data_dir, progress=progress)
     fs, _ = probe_clips(preset, store=store, data_dir=data_dir)  # features computed once, here
-    from langlab import probing
-    units = ([(c, s, run_key[c, s]) for c in conditions for s in seeds]
-             + [(probing.UNTRAINED, s, None) for s in seeds] + [(probing.INPUT, s, None) for s in seeds])
-    entries = {unit: _probe_entry(preset, *unit, store=store, clips_key=fs.key) for unit in units}
-    entries = compute_missing(entries, _probe_unit, preset, n_jobs=n_jobs, threads=config.threads,
-                              desc="autoencoder probes", store=store, data_dir=data_dir)
+    inputs = {**{unit: [fs.key, run.key] for unit, run in trained.items()},
+              **{(probing.UNTRAINED, s): [fs.key] for s in seeds}, **{(probing.INPUT, s): [fs.key] for s in seeds}}
+    entries = {(c, s): runs.entry(PROBE_SPEC, preset, c, s, store=store, inputs=keys)
+               for (c, s), keys in inputs.items()}
+    runs.compute(PROBE_SPEC, preset, entries, store=store, data_dir=data_dir, n_jobs=n_jobs,
+                 threads=config.threads, progress=progress)
     # The same table whether computed or reused: read back from the store.
-    return pd.concat([_read_probes(e.path / "probes.csv") for e in entries.values()], ignore_index=True)
+    return runs.table(PROBE_SPEC, preset, entries)

@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import dataclasses
 import importlib
-import inspect
 import io
 import json
 import logging
@@ -40,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from langlab import __version__
+from langlab import __version__, pretraining
 from langlab.errors import DataError, ParameterError, check
 from langlab.presets import PRESET_NAMES, Preset, get_preset
 from langlab.store import Store, atomic_write_bytes, atomic_write_json, stable_hash
@@ -211,13 +210,6 @@ def _progress_bar(ctx: "_Context", label: str, *, store_stages: Sequence[str], e
         bar.close()
 
 
-_DASK = {"active": False}
-
-
-def _dask_active() -> bool:
-    return _DASK["active"]
-
-
 @contextlib.contextmanager
 def _backend(scheduler: str | None, *, store: Store, data_dir: Path | None,
              timeout: float = SCHEDULER_TIMEOUT) -> Iterator[Any]:
@@ -257,11 +249,9 @@ def _backend(scheduler: str | None, *, store: Store, data_dir: Path | None,
             lg.setLevel(level)
     try:
         _check_workers(client, scheduler, store=store, data_dir=data_dir, timeout=timeout)
-        _DASK["active"] = True
         with joblib.parallel_config(backend="dask"):
             yield client
     finally:
-        _DASK["active"] = False
         client.close()
 
 
@@ -358,34 +348,8 @@ def check_out(out: Path, info: dict) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Calling the stage functions
+# The stages
 # --------------------------------------------------------------------------------------------
-def _call(function: Callable, *args: Any, optional: dict | None = None, **kwargs: Any) -> Any:
-    """``function(*args, **kwargs, **optional)``, dropping ``optional`` keywords it does not take
-    (``n_jobs``, ``progress``) and refusing required ones it does not take (``data_dir``...)."""
-    params = inspect.signature(function).parameters
-    takes_all = any(p.kind is p.VAR_KEYWORD for p in params.values())
-    for name, value in kwargs.items():
-        if value is not None and name not in params and not takes_all:
-            raise ParameterError(f"{function.__module__}.{function.__name__} has no {name!r} "
-                                 f"parameter in this langlab version; run without it")
-    call = {k: v for k, v in kwargs.items() if k in params or takes_all}
-    for name, value in (optional or {}).items():
-        if name in params or takes_all:
-            call[name] = value
-    return function(*args, **call)
-
-
-def _has(module: str, *names: str) -> bool:
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return False
-    return all(hasattr(mod, n) for n in names)
-
-
 def split_wall_clock(table: Any) -> tuple[Any, Any]:
     """``(results, timings)``: a result table without its wall-clock columns, and those columns
     (with the table's key columns) as a separate table."""
@@ -413,8 +377,8 @@ class _Context:
 
 def _stage_corpus(ctx: _Context, report: StageReport) -> None:
     from langlab import corpus
-    clips = _call(corpus.prepare, ctx.preset, data_dir=ctx.data_dir, store=ctx.store,
-                  optional={"n_jobs": ctx.n_jobs})
+    clips = corpus.prepare(ctx.preset, data_dir=ctx.data_dir, store=ctx.store, n_jobs=ctx.n_jobs,
+                           progress=ctx.progress)
     ctx.tables["corpus"] = clips.summary()
     ctx.tables["splits"] = clips.split_counts().rename_axis("role").reset_index()
     if len(clips.skipped):
@@ -426,15 +390,13 @@ def _stage_corpus(ctx: _Context, report: StageReport) -> None:
 
 
 def _stage_features(ctx: _Context, report: StageReport) -> None:
+    import pandas as pd
+
     from langlab import features
-    variants = [None]
-    training = importlib.import_module("langlab.training") if _has("langlab.training") else None
-    if training is not None:
-        variants.append(float(training.pretrain_lowpass_hz(ctx.preset)))
     rows = []
-    for lowpass_hz in variants:
-        fs = _call(features.for_preset, ctx.preset, lowpass_hz=lowpass_hz, data_dir=ctx.data_dir,
-                   store=ctx.store, optional={"n_jobs": ctx.n_jobs, "progress": ctx.progress})
+    for lowpass_hz in (None, pretraining.pretrain_lowpass_hz(ctx.preset)):
+        fs = features.for_preset(ctx.preset, lowpass_hz=lowpass_hz, data_dir=ctx.data_dir, store=ctx.store,
+                                 n_jobs=ctx.n_jobs, progress=ctx.progress)
         table = fs.table
         silent = int(table["is_silent"].sum()) if "is_silent" in table else 0
         rows.append({"lowpass_hz": lowpass_hz, "clips": len(table), "silent": silent,
@@ -446,55 +408,36 @@ def _stage_features(ctx: _Context, report: StageReport) -> None:
         if len(fs.skipped):
             for reason, n in fs.skipped["reason"].value_counts().sort_index().items():
                 report.skipped.append(f"{n} clip(s) ({band}): {reason}")
-    if training is not None and hasattr(training, "pretrain_spectrograms"):
-        # The pre-training data of every condition (the noise control is made here), once,
-        # before the (condition, seed) units fan out and would each make it.
-        conditions = ctx.conditions or tuple(ctx.preset.lstm.conditions)
-        for condition in conditions:
-            if condition != "none":
-                _call(training.pretrain_spectrograms, ctx.preset, condition=condition,
-                      data_dir=ctx.data_dir, store=ctx.store)
-    import pandas as pd
+    # The pre-training data of every condition (the noise control is made here), once, before
+    # the (condition, seed) units fan out and would each make it.
+    for condition in ctx.conditions or tuple(ctx.preset.lstm.conditions):
+        if condition != pretraining.NONE:
+            pretraining.pretrain_spectrograms(ctx.preset, condition=condition, data_dir=ctx.data_dir,
+                                              store=ctx.store, progress=ctx.progress)
     ctx.tables["features"] = pd.DataFrame(rows)
 
 
-def _conditions_and_seeds(ctx: _Context, config: Any) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    conditions = ctx.conditions or tuple(config.conditions)
-    if ctx.seeds is not None:
-        seeds = ctx.seeds
-    elif hasattr(config, "seeds"):
-        seeds = tuple(int(s) for s in config.seeds)
-    else:
-        seeds = tuple(range(int(getattr(config, "n_seeds"))))
-    return conditions, seeds
+def _grid(ctx: _Context, config: Any) -> dict[str, Any]:
+    """The seeds and conditions of a model stage: the run's (``--seeds``, ``--conditions``) or
+    the config's, as stage-function keywords."""
+    return {"seeds": list(ctx.seeds or config.seeds), "conditions": list(ctx.conditions or config.conditions)}
 
 
 def _stage_lstm(ctx: _Context, report: StageReport) -> None:
     from langlab import training
-    conditions, seeds = _conditions_and_seeds(ctx, ctx.preset.lstm)
-    report.units = len(conditions) * len(seeds)
-    table = _call(training.lstm_experiment, ctx.preset, seeds=list(seeds), conditions=list(conditions),
-                  data_dir=ctx.data_dir, store=ctx.store,
-                  optional={"n_jobs": ctx.n_jobs, "progress": ctx.progress})
+    grid = _grid(ctx, ctx.preset.lstm)
+    report.units = len(grid["seeds"]) * len(grid["conditions"])
+    kwargs = dict(data_dir=ctx.data_dir, store=ctx.store, n_jobs=ctx.n_jobs, progress=ctx.progress, **grid)
+    table = training.lstm_experiment(ctx.preset, **kwargs)
     _censored_note(report, table)
     ctx.tables["lstm_training"] = table
-    if hasattr(training, "summarise"):
-        ctx.tables["lstm_summary"] = training.summarise(table)
-    if hasattr(training, "compare"):
-        pairs = [(a, b) for a, b in getattr(training, "CLAIM_PAIRS", ())
-                 if a in conditions and b in conditions]
-        if pairs and len(seeds) >= 2:
-            ctx.tables["lstm_tests"] = training.compare(table, pairs=pairs)
-        elif pairs:
-            report.skipped.append("tests between conditions: one seed per condition gives no spread")
-    if hasattr(training, "lstm_histories") and hasattr(training, "learning_curves"):
-        histories = _call(training.lstm_histories, ctx.preset, seeds=list(seeds),
-                          conditions=list(conditions), data_dir=ctx.data_dir, store=ctx.store)
-        ctx.tables["lstm_curves"] = training.learning_curves(histories)
-
-
-def _listed(values: Sequence | None) -> list | None:
-    return None if values is None else list(values)
+    ctx.tables["lstm_summary"] = training.summarise(table)
+    pairs = [(a, b) for a, b in training.CLAIM_PAIRS if a in grid["conditions"] and b in grid["conditions"]]
+    if pairs and len(grid["seeds"]) >= 2:
+        ctx.tables["lstm_tests"] = training.compare(table, pairs=pairs)
+    elif pairs:
+        report.skipped.append("tests between conditions: one seed per condition gives no spread")
+    ctx.tables["lstm_curves"] = training.learning_curves(training.lstm_histories(ctx.preset, **kwargs))
 
 
 def _probe_summary(ctx: _Context, report: StageReport, name: str) -> None:
@@ -502,30 +445,27 @@ def _probe_summary(ctx: _Context, report: StageReport, name: str) -> None:
     without a score (e.g. a control task that cannot be split) are reported as skipped."""
     from langlab import probing
     table = ctx.tables[name]
-    if not (hasattr(probing, "summarize") and len(table) and "balanced_accuracy" in table):
+    if not len(table):
         return
     unscored = table["balanced_accuracy"].isna()
     if unscored.any():
-        why = table.loc[unscored, "note"].fillna("").astype(str) if "note" in table else None
-        reasons = sorted(set(why)) if why is not None else []
-        probes = sorted(set(table.loc[unscored, "probe"])) if "probe" in table else []
-        reasons = [r for r in reasons if r]
+        reasons = [r for r in sorted(set(table.loc[unscored, "note"].astype(str))) if r]
+        probes = sorted(set(table.loc[unscored, "probe"]))
         report.skipped.append(f"{int(unscored.sum())} probe row(s) without a score"
                               f"{' (' + ', '.join(probes) + ')' if probes else ''}"
                               f"{', e.g. ' + reasons[0] if reasons else ''}")
     ctx.tables[f"{name}_summary"] = probing.summarize(table[~unscored])
 
 
-def _probe_stage(experiment: str, name: str) -> Callable[[_Context, StageReport], None]:
-    """A stage that runs the probe experiment ``"module.function"`` into ``ctx.tables[name]``,
-    then its summary (:func:`_probe_summary`)."""
-    module, function = experiment.rsplit(".", 1)
-
+def _probe_stage(module: str, experiment: str, name: str) -> Callable[[_Context, StageReport], None]:
+    """A stage that runs the probe experiment ``langlab.<module>.<experiment>`` into
+    ``ctx.tables[name]``, then its summary (:func:`_probe_summary`)."""
     def run(ctx: _Context, report: StageReport) -> None:
-        ctx.tables[name] = _call(
-            getattr(importlib.import_module(module), function), ctx.preset, data_dir=ctx.data_dir,
-            store=ctx.store, seeds=_listed(ctx.seeds), conditions=_listed(ctx.conditions),
-            optional={"n_jobs": ctx.n_jobs, "progress": ctx.progress})
+        function = getattr(importlib.import_module(f"langlab.{module}"), experiment)
+        ctx.tables[name] = function(ctx.preset, data_dir=ctx.data_dir, store=ctx.store,
+                                      seeds=None if ctx.seeds is None else list(ctx.seeds),
+                                      conditions=None if ctx.conditions is None else list(ctx.conditions),
+                                      n_jobs=ctx.n_jobs, progress=ctx.progress)
         _probe_summary(ctx, report, name)
 
     return run
@@ -533,20 +473,17 @@ def _probe_stage(experiment: str, name: str) -> Callable[[_Context, StageReport]
 
 def _stage_autoencoder(ctx: _Context, report: StageReport) -> None:
     from langlab import autoencoder
-    conditions, seeds = _conditions_and_seeds(ctx, ctx.preset.autoencoder)
-    report.units = len(conditions) * len(seeds)
-    ctx.tables["ae_training"] = _call(
-        autoencoder.ae_experiment, ctx.preset, seeds=list(seeds), conditions=list(conditions),
-        data_dir=ctx.data_dir, store=ctx.store,
-        optional={"n_jobs": ctx.n_jobs, "progress": ctx.progress})
+    grid = _grid(ctx, ctx.preset.autoencoder)
+    report.units = len(grid["seeds"]) * len(grid["conditions"])
+    ctx.tables["ae_training"] = autoencoder.ae_experiment(ctx.preset, data_dir=ctx.data_dir, store=ctx.store,
+                                                          n_jobs=ctx.n_jobs, progress=ctx.progress, **grid)
 
 
 def _censored_note(report: StageReport, table: Any) -> None:
-    if table is not None and "censored" in getattr(table, "columns", ()):
-        n = int(table["censored"].astype(bool).sum())
-        if n:
-            report.notes.append(f"{n} of {len(table)} run(s) did not reach the loss threshold "
-                                "(censored at the step limit)")
+    n = int(table["censored"].astype(bool).sum())
+    if n:
+        report.notes.append(f"{n} of {len(table)} run(s) did not reach the loss threshold "
+                            "(censored at the step limit)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -555,35 +492,26 @@ class Stage:
 
     name: str
     run: Callable[[_Context, StageReport], None]
-    calls: tuple[str, ...]  # "module.function" it needs (absent: the stage is skipped)
     after: tuple[str, ...] = ()  # stages whose results it needs
     units: tuple[str, ...] = ()  # store stages whose entries are its units (none: one unit)
 
 
 #: The stages, in order.
 STAGES: tuple[Stage, ...] = (
-    Stage("corpus", _stage_corpus, ("langlab.corpus.prepare",), (), ("synth", "corpus")),
-    Stage("features", _stage_features, ("langlab.features.for_preset",), ("corpus",),
-          ("features", "lstm-noise")),
-    Stage("lstm", _stage_lstm, ("langlab.training.lstm_experiment",), ("features",), ("lstm",)),
-    Stage("lstm probes", _probe_stage("langlab.probing.lstm_probe_experiment", "lstm_probes"),
-          ("langlab.probing.lstm_probe_experiment",), ("lstm",), ("lstm_probes",)),
-    Stage("autoencoder", _stage_autoencoder, ("langlab.autoencoder.ae_experiment",
-                                              "langlab.training.pretrain_spectrograms"),
-          ("features",), ("autoencoder",)),
-    Stage("autoencoder probes", _probe_stage("langlab.autoencoder.ae_probe_experiment", "ae_probes"),
-          ("langlab.autoencoder.ae_probe_experiment",), ("autoencoder",), ("autoencoder-probe",)),
+    Stage("corpus", _stage_corpus, (), ("synth", "corpus")),
+    Stage("features", _stage_features, ("corpus",), ("features", pretraining.STAGE)),
+    Stage("lstm", _stage_lstm, ("features",), ("lstm",)),
+    Stage("lstm probes", _probe_stage("probing", "lstm_probe_experiment", "lstm_probes"), ("lstm",),
+          ("lstm_probes",)),
+    Stage("autoencoder", _stage_autoencoder, ("features",), ("autoencoder",)),
+    Stage("autoencoder probes", _probe_stage("autoencoder", "ae_probe_experiment", "ae_probes"),
+          ("autoencoder",), ("autoencoder-probe",)),
 )
 
 
 def _run_stage(ctx: _Context, stage: Stage, *, label: str, done: set[str]) -> StageReport:
     """Run one stage and report what it computed and what it found in the store."""
     report = StageReport(stage.name, label=label)
-    missing = [c for c in stage.calls if not _has(*c.rsplit(".", 1))]
-    if missing:
-        report.status = "skipped"
-        report.skipped.append(f"not available in this langlab version ({', '.join(missing)} missing)")
-        return report
     waiting = [name for name in stage.after if name not in done]
     if waiting:
         report.status = "skipped"
@@ -784,19 +712,17 @@ def resolve(preset: str, *, data_dir: str | os.PathLike | None = None, seeds: in
     if conditions is not None:
         cond_tuple = tuple(dict.fromkeys(conditions))
         check(len(cond_tuple) > 0, "--conditions needs at least one condition")
-        if _has("langlab.training", "CONDITIONS"):
-            from langlab.training import CONDITIONS
-            bad = [c for c in cond_tuple if c not in CONDITIONS]
-            check(not bad, f"unknown condition(s) {', '.join(map(repr, bad))}; expected some of "
-                  f"{', '.join(CONDITIONS)}")
+        known = pretraining.names()
+        bad = [c for c in cond_tuple if c not in known]
+        check(not bad, f"unknown condition(s) {', '.join(map(repr, bad))}; expected some of "
+              f"{', '.join(known)}")
     data = None
     if data_dir is not None:
         data = Path(data_dir).expanduser().resolve()
         check(data.is_dir(), f"--data {data_dir} is not a folder; give the folder of a Common Voice "
               "download (with <locale>/validated.tsv and <locale>/clips/)", DataError)
-        if _has("langlab.corpus", "find_locales"):  # the corpus reader's own checks, early
-            from langlab.corpus import find_locales
-            find_locales(data, tsv=config.corpus.tsv, locales=config.corpus.locales)
+        from langlab.corpus import find_locales
+        find_locales(data, tsv=config.corpus.tsv, locales=config.corpus.locales)  # early
     return config, data, seed_tuple, cond_tuple
 
 

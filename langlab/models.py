@@ -15,16 +15,16 @@ a ``Dense(n_mels)`` applied at every time step, trained with mean squared error 
 - :func:`predict_spectrogram`: the model's predictions laid out as a spectrogram, to set
   beside the real one.
 - :func:`set_seed`, :func:`limit_threads`: reproducible, polite TensorFlow.
-- :func:`parallel`, :func:`compute_missing`: the (condition, seed) runs of Chapters 3 and 5, one
-  after the other or in worker processes (locally or on a Dask cluster).
+- :func:`warm_model`, :func:`reset_model`: a traced model reused by the next run of the same
+  architecture in a process (Chapters 3 and 5).
+- :func:`check_spectrograms`: the array contract of every training function.
 
 TensorFlow is imported only inside functions, so ``import langlab.models`` stays cheap.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
-import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -77,55 +77,46 @@ def limit_threads(threads: int) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Experiments: independent runs, in parallel
+# Warm models: a traced training step reused by the next run of the same architecture
 # --------------------------------------------------------------------------------------------
-def parallel(n_jobs: int):
-    """A :class:`joblib.Parallel` with ``n_jobs`` workers on whatever backend is active.
+#: This thread's kept model (at most one), so that two runs in threads of one process (a
+#: multi-threaded Dask worker) never share a model.
+_WARM = threading.local()
 
-    No backend is forced: loky worker processes by default, a ``dask.distributed`` cluster
-    inside ``joblib.parallel_config(backend="dask")`` (Chapter 3, "Running the experiment";
-    the appendix "Running on real Common Voice", "On a cluster").
+
+def warm_model(key: tuple, build: Callable[[], Any]):
+    """The model this thread keeps for ``key``; if it keeps none (or one of another key),
+    ``build()``, kept in its place.
+
+    TensorFlow traces a new model's training step into a graph before its first batch, which
+    costs seconds, as much as a short run's training itself. A process that trains several runs
+    of one architecture (a joblib worker) keeps the previous run's model and resets it with
+    :func:`reset_model` (Chapters 3 and 5).
     """
-    import joblib
-    return joblib.Parallel(n_jobs=n_jobs)
+    kept = getattr(_WARM, "models", None)
+    if kept is None:
+        kept = _WARM.models = {}
+    if key not in kept:
+        kept.clear()
+        kept[key] = build()
+    return kept[key]
 
 
-def compute_missing(entries: dict[Any, Any], function: Callable, *args: Any, n_jobs: int,
-                    threads: int | None, desc: str, **kwargs: Any) -> dict[Any, Any]:
-    """Compute the units of an experiment whose store entries are missing (Chapters 3 and 5).
-
-    ``entries`` maps each unit, a tuple such as ``(condition, seed)``, to its store entry.
-    For every unit whose entry is not complete, ``function(*args, *unit, threads=...,
-    **kwargs)`` computes and stores it and returns its entry key. With ``n_jobs=1`` the
-    units run in this process, one after the other, under a progress bar (``threads=None``:
-    TensorFlow keeps this process's threads); otherwise through :func:`parallel`, each worker
-    limited to ``threads`` TensorFlow threads. When every entry is stored nothing runs and no
-    worker starts.
-
-    Returns
-    -------
-    dict
-        ``entries`` with the keys the units returned: the same as before, unless the code
-        changed while they ran.
-    """
-    missing = [unit for unit, entry in entries.items() if not entry.exists()]
-    if not missing:
-        return dict(entries)
-    if n_jobs == 1:
-        from tqdm.auto import tqdm
-        keys = [function(*args, *unit, threads=None, **kwargs)
-                for unit in tqdm(missing, desc=desc, file=sys.stderr)]
-    else:
-        from joblib import delayed
-        keys = parallel(n_jobs)(delayed(function)(*args, *unit, threads=threads, **kwargs) for unit in missing)
-    return {**entries, **{unit: dataclasses.replace(entries[unit], key=key) for unit, key in zip(missing, keys)}}
+def clear_warm() -> None:
+    """Forget this thread's kept model (:func:`warm_model`)."""
+    getattr(_WARM, "models", {}).clear()
 
 
-def clip_counts(data) -> dict[str, int]:
-    """``n_train``, ``n_val`` and ``n_pretrain``: clips of a run's data (its ``S_train``,
-    ``S_val`` and ``S_pretrain`` arrays; no pre-training clips count 0), for its manifest."""
-    return {f"n_{name}": 0 if S is None else len(S)
-            for name, S in (("train", data.S_train), ("val", data.S_val), ("pretrain", data.S_pretrain))}
+def reset_model(model, fresh):
+    """``model`` with the weights of ``fresh`` (batch-norm statistics included) and a zeroed
+    optimizer state (step count 0; a fixed learning rate is kept). Training it then equals
+    training ``fresh`` itself. Returns ``model``."""
+    model.set_weights(fresh.get_weights())
+    learning_rate = getattr(model.optimizer, "_learning_rate", None)
+    for variable in model.optimizer.variables:
+        if variable is not learning_rate:
+            variable.assign(np.zeros(variable.shape, dtype=variable.dtype))
+    return model
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,6 +229,27 @@ def state_model(model, *, sequences: bool = False):
 # --------------------------------------------------------------------------------------------
 # Data layout: spectrograms <-> sequences, the k-step shift
 # --------------------------------------------------------------------------------------------
+def check_spectrograms(S: Any, name: str, *, n_mels: int | None = None,
+                       shape: tuple[int, int] | None = None, unit_range: bool = False) -> np.ndarray:
+    """``S`` as float32 ``[n_clips, n_mels, n_frames]`` with at least one clip and finite values,
+    with ``n_mels`` bands or spectrograms of ``shape`` if given, in [0, 1] if ``unit_range``
+    (:class:`ParameterError` naming ``name`` otherwise)."""
+    S = np.asarray(S, dtype=np.float32)
+    check(S.ndim == 3 and S.shape[0] >= 1 and S.shape[1] >= 1,
+          f"{name} must be an array [n_clips, n_mels, n_frames] with at least one clip, got shape {S.shape}")
+    if n_mels is not None:
+        check(S.shape[1] == n_mels, f"{name} has {S.shape[1]} mel bands, expected {n_mels}")
+    if shape is not None:
+        check(S.shape[1:] == tuple(shape),
+              f"{name} has spectrograms of shape {S.shape[1:]}, expected {tuple(shape)}")
+    check(bool(np.isfinite(S).all()), f"{name} contains NaN or inf values")
+    if unit_range:
+        lo, hi = float(S.min()), float(S.max())
+        check(lo >= -1e-6 and hi <= 1 + 1e-6,
+              f"{name} must be scaled to [0, 1] (FeatureSet.scaled()), got values in [{lo:.3g}, {hi:.3g}]")
+    return S
+
+
 def to_sequences(S) -> np.ndarray:
     """Spectrograms ``[n_clips, n_mels, n_frames]`` as sequences ``[n_clips, n_frames, n_mels]``."""
     S = np.asarray(S, dtype=np.float32)

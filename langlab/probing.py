@@ -649,7 +649,7 @@ def balance_locales(table: pd.DataFrame, *, seed: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
-# Chapter 4: the LSTM's states, every pre-training condition and seed
+# Chapter 4: the LSTM's states, every pre-training condition and seed (units of langlab.runs)
 # --------------------------------------------------------------------------------------------
 #: Store stage of one (condition, seed) unit of :func:`lstm_probe_experiment`.
 STAGE = "lstm_probes"
@@ -690,8 +690,7 @@ def state_frames(preset, n_frames: int) -> int:
     preset = as_preset(preset)
     wanted = preset.probing.n_frames
     if wanted is None:
-        lstm = preset.lstm
-        wanted = lstm.window - getattr(lstm, "shift", 1)
+        wanted = preset.lstm.window - preset.lstm.shift
     return int(min(wanted, n_frames))
 
 
@@ -705,10 +704,13 @@ def untrained_lstm(preset, *, seed: int, n_mels: int):
     return training.build_for(preset.lstm, n_mels=n_mels, seed=int(seed))
 
 
-def _unit_entry(store, preset, *, condition: str, seed: int, n_frames: int, inputs):
-    return store.entry(STAGE, config={"probing": preset.probing, "condition": condition,
-                                      "seed": int(seed), "n_frames": int(n_frames)},
-                       inputs=list(inputs), code=["langlab.probing"])
+def _unit_key(preset, condition: str, seed: int) -> dict[str, Any]:
+    """The config in the store key of one unit (a trained run's config is in its input key)."""
+    key = {"probing": preset.probing, "condition": condition, "seed": int(seed),
+           "n_frames": state_frames(preset, preset.features.n_frames)}
+    if condition == UNTRAINED:
+        key["lstm"] = preset.lstm.training_fields()
+    return key
 
 
 def _probe_unit(representations, locales, groups, *, config: ProbeConfig, seed: int,
@@ -725,49 +727,74 @@ def _probe_unit(representations, locales, groups, *, config: ProbeConfig, seed: 
         kind="stable").reset_index(drop=True)
 
 
-def _plan(preset, *, seeds, conditions, store, data_dir, n_jobs) -> dict[str, Any]:
-    """The units of :func:`lstm_probe_experiment` and their store entries (trains missing runs)."""
-    from langlab import training
-    from langlab.store import code_version, default_store, stable_hash
-
-    store = default_store(store)
-    seeds = tuple(int(s) for s in (preset.lstm.seeds if seeds is None else seeds))
-    conditions = tuple(preset.lstm.conditions if conditions is None else conditions)
-    check(len(seeds) > 0, "seeds must name at least one training seed")
-    fs, keep = probe_clips(preset, store=store, data_dir=data_dir)
-    n_frames = state_frames(preset, fs.config.n_frames)
-    units, run_keys = [], {}
-    if conditions:
-        runs = training.lstm_experiment(preset, seeds=seeds, conditions=conditions, store=store,
-                                        data_dir=data_dir, n_jobs=n_jobs)
-        units += [(row.condition, int(row.seed), [fs.key, row.key]) for row in runs.itertuples()]
-        run_keys = {(row.condition, int(row.seed)): row.key for row in runs.itertuples()}
-    untrained_key = f"untrained-{stable_hash(preset.lstm)}-{code_version('langlab.models')}"
-    units += [(UNTRAINED, s, [fs.key, untrained_key]) for s in seeds]
-    units += [(INPUT, s, [fs.key]) for s in seeds]
-    entries = {(c, s): _unit_entry(store, preset, condition=c, seed=s, n_frames=n_frames, inputs=k)
-               for c, s, k in units}
-    return {"store": store, "fs": fs, "keep": keep, "n_frames": n_frames, "units": units,
-            "entries": entries, "run_keys": run_keys}
-
-
-def _lstm_weights(preset, condition: str, seed: int, *, run_keys, store, n_mels: int) -> list:
+def _lstm_weights(preset, condition: str, seed: int, *, store, data_dir, n_mels: int) -> list:
     """Weights of a trained run (read from its store entry) or of the untrained network."""
-    import keras
-
     from langlab import training
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Keras: the optimizer's state is not restored
         if condition == UNTRAINED:
             return untrained_lstm(preset, seed=seed, n_mels=n_mels).get_weights()
-        path = store.root / training.STAGE / run_keys[(condition, seed)] / "model.keras"
-        check(path.exists(), f"trained LSTM {condition}/seed {seed} missing: {path}", DataError)
-        return keras.models.load_model(path).get_weights()
+        return training.load_lstm(preset, condition=condition, seed=seed, store=store,
+                                  data_dir=data_dir).get_weights()
+
+
+def _read_all_states(preset, entries, *, store, data_dir, progress: bool) -> dict:
+    """The representations of the missing units, read in this process (one compiled state view,
+    each network's weights loaded into it) before their probes fan out."""
+    fs, keep = probe_clips(preset, store=store, data_dir=data_dir)
+    n_frames = state_frames(preset, fs.config.n_frames)
+    S = np.asarray(fs.scaled(), dtype=np.float32)[keep]
+    import sys
+
+    from tqdm.auto import tqdm
+
+    out, reader = {}, None
+    for c, s in tqdm(list(entries), desc="LSTM states", file=sys.stderr, disable=not progress):
+        if c == INPUT:
+            out[(c, s)] = {"mel_stats": mel_stats(S)}
+            continue
+        weights = _lstm_weights(preset, c, s, store=store, data_dir=data_dir, n_mels=S.shape[1])
+        if reader is None:
+            from langlab import models
+
+            template = untrained_lstm(preset, seed=0, n_mels=S.shape[1])
+            reader = models.state_model(template, sequences=True)
+        template.set_weights(weights)
+        out[(c, s)] = read_states(reader, S, pooled=True, n_frames=n_frames)
+    return out
+
+
+def _fill(preset, condition: str, seed: int, folder: Path, *, store, data_dir, prepared) -> dict:
+    """Probe one unit's representations (``prepared``) and write rows, states and clips."""
+    fs, keep = probe_clips(preset, store=store, data_dir=data_dir)
+    table = fs.table.reset_index(drop=True).iloc[keep]
+    result = _probe_unit(prepared, table["locale"].to_numpy(), table["client_id"].to_numpy(),
+                         config=preset.probing, seed=seed, permute=tuple(prepared))
+    result.insert(0, "seed", seed)
+    result.insert(0, "condition", condition)
+    result["n_frames"] = state_frames(preset, fs.config.n_frames)
+    result.to_csv(folder / "results.csv", index=False)
+    np.savez(folder / "states.npz", **prepared)
+    table[["path", "locale", "client_id"]].to_csv(folder / "clips.csv", index=False)
+    return {"condition": condition, "seed": seed, "n_clips": int(len(table)),
+            "representations": list(prepared)}
+
+
+def _read_results(preset, entry) -> pd.DataFrame:
+    from langlab.runs import read_table
+    return read_table(entry.path / "results.csv")
+
+
+def _spec():
+    from langlab import runs
+    return runs.ModelSpec(name="LSTM probes", stage=STAGE, config="lstm", fill=_fill, result=_read_results,
+                          description="probes of {condition!r}, seed {seed}", key=_unit_key,
+                          prepare=_read_all_states, roots=(_fill, _read_all_states))
 
 
 def lstm_probe_experiment(preset, *, seeds=None, conditions=None, store=None, data_dir=None,
-                          n_jobs: int | None = None) -> pd.DataFrame:
+                          n_jobs: int | None = None, progress: bool = True) -> pd.DataFrame:
     """Probe the LSTM's states for language, every pre-training condition and seed (Chapter 4).
 
     For each trained run (:func:`langlab.training.lstm_experiment`) the frozen LSTM hears the
@@ -782,6 +809,7 @@ def lstm_probe_experiment(preset, *, seeds=None, conditions=None, store=None, da
     Every row of seed ``s`` uses the splits and permutations of seed ``config.seed + s``. Each
     (condition, seed) unit is a store entry (stage ``lstm_probes``, inputs: the probe features
     and the trained run), holding its rows and its states, so a rebuild recomputes nothing.
+    The units run through :mod:`langlab.runs`; the states are read in this process first.
 
     Parameters
     ----------
@@ -794,6 +822,8 @@ def lstm_probe_experiment(preset, *, seeds=None, conditions=None, store=None, da
     n_jobs : int, optional
         Units probed in parallel (joblib; default 1). Missing LSTM runs are trained first,
         with ``n_jobs`` passed to :func:`langlab.training.lstm_experiment`.
+    progress : bool
+        Progress bars on stderr.
 
     Returns
     -------
@@ -801,63 +831,32 @@ def lstm_probe_experiment(preset, *, seeds=None, conditions=None, store=None, da
         ``condition``, ``seed``, then the columns of :func:`probe_table`, plus ``n_frames``.
     """
     return _run(preset, seeds=seeds, conditions=conditions, store=store, data_dir=data_dir,
-                n_jobs=n_jobs)[0]
+                n_jobs=n_jobs, progress=progress)[0]
 
 
-def _run(preset, *, seeds, conditions, store, data_dir, n_jobs) -> tuple[pd.DataFrame, dict]:
-    from joblib import Parallel, delayed
+def _run(preset, *, seeds, conditions, store, data_dir, n_jobs, progress=True) -> tuple[pd.DataFrame, dict]:
+    from langlab import runs, training
+    from langlab.store import default_store
 
     preset = as_preset(preset)
-    config = preset.probing
-    check(n_jobs is None or n_jobs == -1 or (isinstance(n_jobs, int) and n_jobs >= 1),
-          f"n_jobs must be None, -1 or a positive integer, got {n_jobs!r}")
-    plan = _plan(preset, seeds=seeds, conditions=conditions, store=store, data_dir=data_dir,
-                 n_jobs=n_jobs)
-    fs, keep, n_frames, units, entries = (plan[k] for k in ("fs", "keep", "n_frames", "units",
-                                                            "entries"))
-    store = plan["store"]
-    missing = [cs for cs, e in entries.items() if not e.exists()]
-    if missing:
-        table = fs.table.reset_index(drop=True).iloc[keep]
-        locales = table["locale"].to_numpy()
-        groups = table["client_id"].to_numpy()
-        S = np.asarray(fs.scaled(), dtype=np.float32)[keep]
-        todo = []
-        reader = None
-        for c, s in _progress(missing, "LSTM states"):
-            if c == INPUT:
-                todo.append(((c, s), {"mel_stats": mel_stats(S)}))
-                continue
-            weights = _lstm_weights(preset, c, s, run_keys=plan["run_keys"], store=store,
-                                    n_mels=S.shape[1])
-            if reader is None:  # one compiled view; each network's weights are loaded into it
-                from langlab import models
-
-                template = untrained_lstm(preset, seed=0, n_mels=S.shape[1])
-                reader = models.state_model(template, sequences=True)
-            template.set_weights(weights)
-            todo.append(((c, s), read_states(reader, S, pooled=True, n_frames=n_frames)))
-        tables = Parallel(n_jobs=n_jobs or 1)(
-            delayed(_probe_unit)(reps, locales, groups, config=config, seed=s,
-                                 permute=tuple(reps))
-            for (c, s), reps in todo)
-        for ((c, s), reps), result in zip(todo, tables):
-            result.insert(0, "seed", s)
-            result.insert(0, "condition", c)
-            result["n_frames"] = n_frames
-
-            def fill(folder: Path, result=result, reps=reps) -> dict:
-                result.to_csv(folder / "results.csv", index=False)
-                np.savez(folder / "states.npz", **reps)
-                table[["path", "locale", "client_id"]].to_csv(folder / "clips.csv", index=False)
-                return {"condition": c, "seed": s, "n_clips": int(len(table)),
-                        "representations": list(reps)}
-
-            entries[(c, s)].write(fill, description=f"probes of {c!r}, seed {s}")
-    frames = [_read_results(entries[(c, s)].path) for c, s, _ in units]
-    results = pd.concat(frames, ignore_index=True)
-    results["note"] = results["note"].fillna("")
-    return results, plan
+    if n_jobs is not None:
+        runs.check_jobs(n_jobs)
+    store = default_store(store)
+    seeds = runs.check_seeds(preset.lstm.seeds if seeds is None else seeds)
+    conditions = tuple(preset.lstm.conditions if conditions is None else conditions)
+    fs, _ = probe_clips(preset, store=store, data_dir=data_dir)
+    inputs = {}
+    if conditions:
+        trained = runs.model_entries(training.SPEC, preset, seeds=seeds, conditions=conditions, store=store,
+                                     data_dir=data_dir, n_jobs=n_jobs, progress=progress)
+        inputs.update({unit: [fs.key, run.key] for unit, run in trained.items()})
+    inputs.update({(UNTRAINED, s): [fs.key] for s in seeds})
+    inputs.update({(INPUT, s): [fs.key] for s in seeds})
+    spec = _spec()
+    entries = {(c, s): runs.entry(spec, preset, c, s, store=store, inputs=keys) for (c, s), keys in inputs.items()}
+    runs.compute(spec, preset, entries, store=store, data_dir=data_dir, n_jobs=n_jobs or 1, threads=None,
+                 progress=progress)
+    return runs.table(spec, preset, entries), entries
 
 
 def probe_states(preset, *, condition: str, seed: int, store=None, data_dir=None,
@@ -867,22 +866,9 @@ def probe_states(preset, *, condition: str, seed: int, store=None, data_dir=None
     ``condition`` is a pre-training condition, ``"untrained"`` or ``"input"``."""
     preset = as_preset(preset)
     network = condition not in (UNTRAINED, INPUT)
-    _, plan = _run(preset, seeds=[seed], conditions=[condition] if network else [], store=store,
-                   data_dir=data_dir, n_jobs=None)
-    entry = plan["entries"][(condition, int(seed))]
+    _, entries = _run(preset, seeds=[seed], conditions=[condition] if network else [], store=store,
+                      data_dir=data_dir, n_jobs=None, progress=False)
+    entry = entries[(condition, int(seed))]
     with np.load(entry.path / "states.npz") as data:
         states = {k: data[k] for k in data.files}
     return states, pd.read_csv(entry.path / "clips.csv")
-
-
-def _progress(items, desc):
-    import sys
-
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=desc, file=sys.stderr)
-
-
-def _read_results(folder: Path) -> pd.DataFrame:
-    # only empty fields are missing values (a condition called "none" stays a string)
-    return pd.read_csv(folder / "results.csv", keep_default_na=False, na_values=[""])

@@ -11,14 +11,14 @@ wall-clock time to that threshold across pre-training languages, one run each. H
   budget of optimizer steps with the held-out validation loss every ``eval_every`` steps.
 - :func:`time_to_threshold`: steps, epochs and seconds until the validation loss first falls
   to the threshold; a run that never gets there is *censored* at its budget, never dropped.
-- :func:`lstm_experiment`: every (pre-training condition, seed) of a preset, in parallel
-  through joblib, each run one store entry (model, history, timings), so a rebuild trains
-  nothing. :func:`load_lstm`, :func:`lstm_histories` read single runs and loss curves.
+- :data:`SPEC`, :func:`lstm_experiment`: the LSTM as a model of :mod:`langlab.runs`, which
+  trains every (pre-training condition, seed) of a preset, in parallel through joblib, each run
+  one store entry (model, history, timings), so a rebuild trains nothing. :func:`load_lstm`,
+  :func:`lstm_histories` read single runs and loss curves.
 - :func:`summarise`, :func:`compare`: means with 95 % confidence intervals over seeds, and the
   direct tests of the original's claim (Mann-Whitney U and log-rank).
-- :func:`pretrain_spectrograms`, :func:`noise_spectrograms`: the pre-training data of each
-  condition, including the no-language control: noise with the long-term average spectrum of
-  the pre-training speech, low-passed like it.
+
+The pre-training data of each condition is :mod:`langlab.pretraining`'s.
 
 TensorFlow is imported only inside functions, so ``import langlab.training`` stays cheap.
 """
@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import multiprocessing
 import sys
 import time
 from collections.abc import Sequence
@@ -37,43 +36,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from langlab import models
+from langlab import models, runs
 from langlab.errors import DataError, check
-from langlab.presets import as_preset
-from langlab.store import Store, atomic_save_npy, default_store
+from langlab.pretraining import CONDITIONS, check_conditions, names
 
-#: Pre-training conditions: none, one epoch of low-passed Spanish, Italian or Japanese, or of
-#: low-passed speech-shaped noise (the no-language control).
-CONDITIONS = ("none", "es", "it", "ja", "noise")
 #: Low-pass cut-off of the pre-training clips, Hz (the original's 500 Hz).
 PRETRAIN_LOWPASS_HZ = 500.0
 #: Store stage of one trained (condition, seed) run.
 STAGE = "lstm"
-#: Store stage of the noise spectrograms of the control condition.
-NOISE_STAGE = "lstm-noise"
-_CODE = ["langlab.models", "langlab.training"]
 #: Comparisons of :func:`compare` by default: the original's claim (Italian pre-training helps
 #: more than Japanese) and each against no pre-training.
 CLAIM_PAIRS = (("it", "ja"), ("it", "none"), ("ja", "none"))
-
-
-def _check_conditions(conditions: Sequence[str]) -> tuple[str, ...]:
-    check(not isinstance(conditions, str), f"conditions must be a sequence of names, got {conditions!r}")
-    conditions = tuple(conditions)
-    check(len(conditions) >= 1, "conditions must name at least one pre-training condition")
-    unknown = [c for c in conditions if c not in CONDITIONS]
-    check(not unknown, f"unknown pre-training condition(s) {unknown}; expected some of {CONDITIONS}")
-    check(len(set(conditions)) == len(conditions), f"conditions repeat: {conditions!r}")
-    return conditions
-
-
-def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
-    check(not isinstance(seeds, (str, int)), f"seeds must be a sequence of integers, got {seeds!r}")
-    seeds = tuple(seeds)
-    check(len(seeds) >= 1 and all(isinstance(s, (int, np.integer)) and s >= 0 for s in seeds)
-          and len(set(seeds)) == len(seeds),
-          f"seeds must be distinct integers >= 0, got {seeds!r}")
-    return tuple(int(s) for s in seeds)
 
 
 def _positive_int(name: str, value: Any) -> None:
@@ -174,9 +147,9 @@ class LSTMConfig:
               f"threshold must lie in (0, 2) (0: mean-frame baseline, 1: copy baseline), "
               f"got {self.threshold!r}")
         check(isinstance(self.seeds, tuple), f"seeds must be a tuple, got {self.seeds!r}")
-        _check_seeds(self.seeds)
+        runs.check_seeds(self.seeds)
         check(isinstance(self.conditions, tuple), f"conditions must be a tuple, got {self.conditions!r}")
-        _check_conditions(self.conditions)
+        check_conditions(self.conditions)
         check(isinstance(self.noise_seed, (int, np.integer)) and self.noise_seed >= 0,
               f"noise_seed must be an integer >= 0, got {self.noise_seed!r}")
         check(isinstance(self.n_jobs, (int, np.integer)) and (self.n_jobs >= 1 or self.n_jobs == -1),
@@ -222,17 +195,6 @@ def build_for(config: LSTMConfig, *, n_mels: int, seed: int | None = None):
 # --------------------------------------------------------------------------------------------
 # Segments, pairs, baselines
 # --------------------------------------------------------------------------------------------
-def _check_S(S: Any, name: str, *, n_mels: int | None = None) -> np.ndarray:
-    """``S`` as float32 ``[n_clips, n_mels, n_frames]`` with finite values."""
-    S = np.asarray(S, dtype=np.float32)
-    check(S.ndim == 3 and S.shape[0] >= 1 and S.shape[1] >= 1,
-          f"{name} must be an array [n_clips, n_mels, n_frames] with at least one clip, got shape {S.shape}")
-    if n_mels is not None:
-        check(S.shape[1] == n_mels, f"{name} has {S.shape[1]} mel bands, expected {n_mels}")
-    check(bool(np.isfinite(S).all()), f"{name} contains NaN or inf values")
-    return S
-
-
 def cut_segments(S, *, window: int, stride: int | None = None, n_valid=None) -> np.ndarray:
     """Runs of ``window`` consecutive frames, each from a single clip.
 
@@ -257,7 +219,7 @@ def cut_segments(S, *, window: int, stride: int | None = None, n_valid=None) -> 
     np.ndarray [shape=(n_segments, window, n_mels)] float32
         Clip by clip, in time order.
     """
-    S = _check_S(S, "S")
+    S = models.check_spectrograms(S, "S")
     _positive_int("window", window)
     stride = window if stride is None else stride
     _positive_int("stride", stride)
@@ -369,9 +331,9 @@ def train_lstm(S_train, S_val, *, config: LSTMConfig, seed: int, S_pretrain=None
         and ``val_loss`` (MSE on all validation pairs).
     """
     check(isinstance(config, LSTMConfig), f"config must be an LSTMConfig (preset.lstm), got {type(config).__name__}")
-    S_train = _check_S(S_train, "S_train")
+    S_train = models.check_spectrograms(S_train, "S_train")
     n_mels = S_train.shape[1]
-    S_val = _check_S(S_val, "S_val", n_mels=n_mels)
+    S_val = models.check_spectrograms(S_val, "S_val", n_mels=n_mels)
     x_train, y_train = pairs(S_train, config=config)
     x_val, y_val = pairs(S_val, config=config)
     fresh = build_for(config, n_mels=n_mels, seed=seed)
@@ -387,7 +349,7 @@ def train_lstm(S_train, S_val, *, config: LSTMConfig, seed: int, S_pretrain=None
                      "val_loss": _mse(model, x_val, y_val)})
 
     if S_pretrain is not None and config.pretrain_epochs:
-        S_pretrain = _check_S(S_pretrain, "S_pretrain", n_mels=n_mels)
+        S_pretrain = models.check_spectrograms(S_pretrain, "S_pretrain", n_mels=n_mels)
         x_pre, y_pre = pairs(S_pretrain, config=config)
         per_epoch = max(1, len(x_pre) // min(config.batch_size, len(x_pre)))
         step, seconds = 0, 0.0
@@ -426,36 +388,27 @@ def train_lstm(S_train, S_val, *, config: LSTMConfig, seed: int, S_pretrain=None
     return fresh, pd.DataFrame(rows)
 
 
-#: The model of the previous run in this process, whose traced training step the next run of
-#: the same architecture reuses (see :func:`_warm_model`). At most one entry.
-_WARM: dict[tuple, Any] = {}
-
-
 def _warm_model(fresh, config: LSTMConfig, *, batch: tuple[int, ...]):
     """A compiled model with the seeded initial weights of ``fresh`` whose training step is
     already traced, so that no run's clock includes TensorFlow's tracing (a second or two,
     which would otherwise land in the first phase of each run: Spanish training for ``none``,
     pre-training for the others).
 
-    The first call in a process traces a spare model with one step on zeros; every call then
-    resets it to ``fresh``'s weights and a zeroed Adam state (step count 0). Training it equals
-    training ``fresh`` itself (a test checks it); later runs of the same architecture in the
-    same process (a joblib worker) reuse it.
+    The first call in a thread traces a spare model with one step on zeros
+    (:func:`langlab.models.warm_model`); every call then resets it to ``fresh``'s weights and a
+    zeroed Adam state (step count 0). Training it equals training ``fresh`` itself (a test
+    checks it); later runs of the same architecture in the same process reuse it.
     """
-    key = (tuple(fresh.input_shape), config.units, config.learning_rate, config.decay_steps,
-           config.decay_rate, tuple(batch))
-    model = _WARM.get(key)
-    if model is None:
-        _WARM.clear()
+    def traced():
         model = build_for(config, n_mels=batch[-1])
         zeros = np.zeros(batch, dtype=np.float32)
         model.train_on_batch(zeros, zeros)
         model.predict_on_batch(zeros)
-        _WARM[key] = model
-    model.set_weights(fresh.get_weights())
-    for variable in model.optimizer.variables:
-        variable.assign(np.zeros(variable.shape, dtype=variable.dtype))
-    return model
+        return model
+
+    key = ("lstm", tuple(fresh.input_shape), config.units, config.learning_rate, config.decay_steps,
+           config.decay_rate, tuple(batch))
+    return models.reset_model(models.warm_model(key, traced), fresh)
 
 
 def time_to_threshold(history: pd.DataFrame, *, threshold: float, max_steps: int) -> dict[str, Any]:
@@ -496,178 +449,8 @@ def _bar(total, desc):
 
 
 # --------------------------------------------------------------------------------------------
-# Data of a preset: features, pre-training clips, the noise control
+# The experiment: every (condition, seed) of a preset, one store entry each (langlab.runs)
 # --------------------------------------------------------------------------------------------
-def _in_worker() -> bool:
-    """True in a pool or cluster worker process (loky, multiprocessing, Dask nanny)."""
-    return multiprocessing.parent_process() is not None
-
-
-def pretrain_lowpass_hz(preset) -> float:
-    """Low-pass cut-off (Hz) of the pre-training clips of ``preset`` (``preset.lstm``)."""
-    return float(as_preset(preset).lstm.pretrain_lowpass_hz)
-
-
-def noise_waveforms(waveforms: Sequence[np.ndarray], *, n_clips: int, n_samples: int,
-                    seed: int) -> list[np.ndarray]:
-    """Speech-shaped noise: ``n_clips`` waveforms with the long-term average spectrum of
-    ``waveforms`` (Chapter 3's no-language control).
-
-    The long-term average power spectrum (LTAS) is the mean over the speech clips of their
-    power spectra (each clip's own length, zero-padded to ``n_samples``). Each noise clip is
-    seeded white Gaussian noise filtered to that spectrum, then cut to the length and scaled to
-    the RMS level of one speech clip (taken in turn), so the noise has speech's spectrum, level
-    and duration but no syllables, rhythm or melody: nothing of a language.
-
-    Parameters
-    ----------
-    waveforms : sequence of np.ndarray [shape=(n,)]
-        Speech clips at one sample rate (e.g. the pre-training clips of all languages).
-    n_clips : int
-        Noise clips to make.
-    n_samples : int
-        Length of every noise clip (the feature duration in samples); speech clips longer
-        than that are cut.
-    seed : int
-
-    Returns
-    -------
-    list of np.ndarray [shape=(n_samples,)] float32
-        Zero after each template clip's own length (like padded speech).
-    """
-    _positive_int("n_clips", n_clips)
-    _positive_int("n_samples", n_samples)
-    check(len(waveforms) >= 1, "noise_waveforms needs at least one speech clip")
-    clips = [np.asarray(y, dtype=np.float64)[:n_samples] for y in waveforms]
-    check(all(y.ndim == 1 and y.size >= 2 for y in clips), "waveforms must be 1-d clips of >= 2 samples")
-    power = np.mean([np.abs(np.fft.rfft(y, n=n_samples)) ** 2 / y.size for y in clips], axis=0)
-    gain = np.sqrt(power)
-    rng = np.random.default_rng([int(seed), 77])
-    out = []
-    for i in range(n_clips):
-        template = clips[i % len(clips)]
-        noise = np.fft.irfft(np.fft.rfft(rng.standard_normal(n_samples)) * gain, n=n_samples)
-        noise = noise[:template.size]
-        rms_t, rms_n = np.sqrt(np.mean(template ** 2)), np.sqrt(np.mean(noise ** 2))
-        y = np.zeros(n_samples)
-        y[:template.size] = noise * (rms_t / rms_n if rms_n > 0 else 0.0)
-        out.append(y.astype(np.float32))
-    return out
-
-
-def noise_spectrograms(preset, *, store=None, data_dir=None) -> tuple[np.ndarray, str]:
-    """Scaled spectrograms of the ``noise`` condition and their store key.
-
-    As many clips as one language has pre-training clips; each is
-    :func:`noise_waveforms` made from the pre-training clips of all languages, then low-passed
-    and turned into a scaled mel spectrogram exactly like the speech clips
-    (:func:`langlab.features.waveform_features`, :meth:`~langlab.features.FeatureSet.scaled`).
-    Cached in the store.
-
-    Returns
-    -------
-    S : np.ndarray [shape=(n_clips, n_mels, n_frames)] float32 in [0, 1]
-    key : str
-    """
-    from langlab import audio, features
-    preset = as_preset(preset)
-    store = default_store(store)
-    config = preset.lstm
-    low = features.for_preset(preset, lowpass_hz=config.pretrain_lowpass_hz, data_dir=data_dir,
-                              store=store).where(role="pretrain")
-    entry = store.entry(NOISE_STAGE, config={"lowpass_hz": config.pretrain_lowpass_hz,
-                                             "noise_seed": config.noise_seed},
-                        inputs=[low.key], code=_CODE)
-    if not entry.exists():
-        table = low.table.reset_index(drop=True)
-        check(len(table) >= 1, "no pre-training clips to shape the noise after", DataError)
-        n_clips = int(table["locale"].value_counts().max())
-        fc = low.config
-        speech = [audio.load_audio(p, sr=fc.sr, duration=fc.duration) for p in table["path"]]
-        y = noise_waveforms(speech, n_clips=n_clips, n_samples=fc.n_samples, seed=config.noise_seed)
-        n_real = [len(speech[i % len(speech)][:fc.n_samples]) for i in range(n_clips)]
-        S_db, info = features.waveform_features(np.stack(y), config=fc, n_real=n_real)
-        # Scaled by the speech clips' own rule (FeatureSet.scaled), whatever config.scaling says.
-        noise = dataclasses.replace(low, S_db=S_db, table=info, skipped=low.skipped.iloc[:0], path=None)
-        S = noise.scaled()
-
-        def fill(folder: Path) -> dict:
-            atomic_save_npy(folder / "S.npy", np.asarray(S, dtype=np.float32))
-            return {"n_clips": n_clips, "n_speech_clips": len(table)}
-
-        entry.write(fill, description="low-passed speech-shaped noise (the no-language control)")
-    return np.load(entry.path / "S.npy"), entry.key
-
-
-def pretrain_spectrograms(preset, *, condition: str, store=None, data_dir=None) -> tuple[np.ndarray, str]:
-    """Scaled pre-training spectrograms of one condition and the store key they come from.
-
-    ``"es"``, ``"it"``, ``"ja"``: the ``pretrain`` clips of that language, low-passed at
-    ``preset.lstm.pretrain_lowpass_hz`` (silent clips excluded); ``"noise"``:
-    :func:`noise_spectrograms`. The autoencoder (Chapter 5) pre-trains on the same data.
-
-    Returns
-    -------
-    S : np.ndarray [shape=(n_clips, n_mels, n_frames)] float32 in [0, 1]
-    key : str
-    """
-    from langlab import features
-    preset = as_preset(preset)
-    _check_conditions([condition])
-    check(condition != "none", "condition 'none' has no pre-training data")
-    if condition == "noise":
-        return noise_spectrograms(preset, store=store, data_dir=data_dir)
-    low = features.for_preset(preset, lowpass_hz=preset.lstm.pretrain_lowpass_hz, data_dir=data_dir,
-                              store=default_store(store))
-    fs = low.where(role="pretrain", locale=condition)
-    check(len(fs.table) >= 1, f"no pre-training clips of locale {condition!r} in the corpus", DataError)
-    return np.asarray(fs.scaled(), dtype=np.float32), low.key
-
-
-@dataclasses.dataclass(frozen=True)
-class LSTMData:
-    """Scaled spectrograms of one pre-training condition (from :func:`lstm_data`).
-
-    ``S_train``/``S_val``: full-band Spanish (roles ``train``/``val``); ``S_pretrain``: the
-    condition's pre-training clips (None for ``"none"``); ``keys``: store keys of the inputs.
-    """
-
-    S_train: np.ndarray
-    S_val: np.ndarray
-    S_pretrain: np.ndarray | None
-    keys: tuple[str, ...]
-
-
-def lstm_data(preset, *, condition: str, store=None, data_dir=None) -> LSTMData:
-    """The data one (condition, seed) run trains on (see :class:`LSTMData`)."""
-    from langlab import features
-    preset = as_preset(preset)
-    _check_conditions([condition])
-    store = default_store(store)
-    full = features.for_preset(preset, data_dir=data_dir, store=store)
-    train, val = full.where(role="train"), full.where(role="val")
-    check(len(train.table) >= 1 and len(val.table) >= 1,
-          f"the corpus needs Spanish 'train' and 'val' clips, got {len(train.table)} and {len(val.table)}",
-          DataError)
-    keys = [full.key]
-    S_pretrain = None
-    if condition != "none":
-        S_pretrain, key = pretrain_spectrograms(preset, condition=condition, store=store, data_dir=data_dir)
-        keys.append(key)
-    return LSTMData(S_train=np.asarray(train.scaled(), dtype=np.float32),
-                    S_val=np.asarray(val.scaled(), dtype=np.float32),
-                    S_pretrain=S_pretrain, keys=tuple(keys))
-
-
-# --------------------------------------------------------------------------------------------
-# The experiment: every (condition, seed) of a preset, in the store
-# --------------------------------------------------------------------------------------------
-def _entry(store: Store, config: LSTMConfig, condition: str, seed: int, keys: Sequence[str]):
-    return store.entry(STAGE, config={"lstm": config.training_fields(), "condition": condition,
-                                      "seed": int(seed)},
-                       inputs=list(keys), code=_CODE)
-
-
 #: Per-run numbers kept in each entry's manifest.
 RUN_FIELDS = ("copy_baseline", "mean_baseline", "val_loss_start", "val_loss_final", "best_val_loss",
               "pretrain_steps", "steps", "steps_per_epoch", "n_train", "n_val", "n_pretrain",
@@ -675,56 +458,53 @@ RUN_FIELDS = ("copy_baseline", "mean_baseline", "val_loss_start", "val_loss_fina
               "train_seconds")
 
 
-def _train_unit(preset, condition: str, seed: int, *, store: Store, data_dir, threads: int | None,
-                progress: bool = False) -> str:
-    """Train and store one (condition, seed) run unless it is stored; returns the entry key.
-
-    Runs in a joblib worker (a local process or a Dask worker): TensorFlow gets ``threads``
-    threads; the data is read from the shared store.
-    """
-    if threads:
-        models.limit_threads(threads)
+def _fill(preset, condition: str, seed: int, folder: Path, *, store, data_dir, prepared=None) -> dict:
+    """Train one (condition, seed) run and write its model and history into ``folder``."""
     config = preset.lstm
-    data = lstm_data(preset, condition=condition, store=store, data_dir=data_dir)
-    entry = _entry(store, config, condition, seed, data.keys)
-    if entry.exists():
-        return entry.key
-
-    def fill(folder: Path) -> dict:
-        base = baselines(data.S_train, data.S_val, config=config)
-        threshold = threshold_value(base, fraction=config.threshold)
-        model, history = train_lstm(data.S_train, data.S_val, config=config, seed=seed,
-                                    S_pretrain=data.S_pretrain, threshold=threshold, progress=progress)
-        model.save(folder / "model.keras")
-        history.to_csv(folder / "history.csv", index=False)
-        pre, train = history[history["phase"] == "pretrain"], history[history["phase"] == "train"]
-        segments = {name: 0 if S is None else len(cut_segments(S, window=config.window,
-                                                                stride=config.segment_stride))
-                    for name, S in (("train", data.S_train), ("val", data.S_val),
-                                    ("pretrain", data.S_pretrain))}
-        return {"condition": condition, "seed": int(seed), "threshold_at_training": threshold,
-                "copy_baseline": base["copy"], "mean_baseline": base["mean"],
-                "val_loss_start": float(train["val_loss"].iloc[0]),
-                "val_loss_final": float(train["val_loss"].iloc[-1]),
-                "best_val_loss": float(train["val_loss"].min()),
-                "pretrain_steps": int(pre["step"].max()) if len(pre) else 0,
-                "steps": int(train["step"].max()),
-                "steps_per_epoch": segments["train"] // min(config.batch_size, segments["train"]),
-                **models.clip_counts(data), **{f"n_{name}_segments": n for name, n in segments.items()},
-                "pretrain_seconds": float(pre["seconds"].max()) if len(pre) else 0.0,
-                "train_seconds": float(train["seconds"].max())}
-
-    entry.write(fill, description=f"next-frame LSTM, pre-training {condition!r}, seed {seed}")
-    return entry.key
+    data = runs.run_data(preset, condition=condition, store=store, data_dir=data_dir)
+    base = baselines(data.S_train, data.S_val, config=config)
+    threshold = threshold_value(base, fraction=config.threshold)
+    model, history = train_lstm(data.S_train, data.S_val, config=config, seed=seed,
+                                S_pretrain=data.S_pretrain, threshold=threshold)
+    model.save(folder / "model.keras")
+    history.to_csv(folder / "history.csv", index=False)
+    pre, train = history[history["phase"] == "pretrain"], history[history["phase"] == "train"]
+    segments = {name: 0 if S is None else len(cut_segments(S, window=config.window,
+                                                            stride=config.segment_stride))
+                for name, S in (("train", data.S_train), ("val", data.S_val),
+                                ("pretrain", data.S_pretrain))}
+    return {"condition": condition, "seed": int(seed), "threshold_at_training": threshold,
+            "copy_baseline": base["copy"], "mean_baseline": base["mean"],
+            "val_loss_start": float(train["val_loss"].iloc[0]),
+            "val_loss_final": float(train["val_loss"].iloc[-1]),
+            "best_val_loss": float(train["val_loss"].min()),
+            "pretrain_steps": int(pre["step"].max()) if len(pre) else 0,
+            "steps": int(train["step"].max()),
+            "steps_per_epoch": segments["train"] // min(config.batch_size, segments["train"]),
+            **runs.clip_counts(data), **{f"n_{name}_segments": n for name, n in segments.items()},
+            "pretrain_seconds": float(pre["seconds"].max()) if len(pre) else 0.0,
+            "train_seconds": float(train["seconds"].max())}
 
 
-def _seeds_conditions(config: LSTMConfig, seeds, conditions) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    seeds = _check_seeds(config.seeds if seeds is None else seeds)
-    return seeds, _check_conditions(config.conditions if conditions is None else conditions)
+def _result_row(preset, entry) -> dict[str, Any]:
+    config = preset.lstm
+    m = entry.manifest()
+    threshold = threshold_value({"copy": m["copy_baseline"], "mean": m["mean_baseline"]},
+                                fraction=config.threshold)
+    history = pd.read_csv(entry.path / "history.csv")
+    return {"condition": m["condition"], "seed": int(m["seed"]), "threshold": threshold,
+            **time_to_threshold(history, threshold=threshold, max_steps=config.max_steps),
+            "max_steps": config.max_steps, **{k: m[k] for k in RUN_FIELDS}, "key": entry.key}
+
+
+#: The next-frame LSTM as a model of :mod:`langlab.runs`.
+SPEC = runs.ModelSpec(name="LSTM runs", stage=STAGE, config="lstm", fill=_fill, result=_result_row,
+                      description="next-frame LSTM, pre-training {condition!r}, seed {seed}",
+                      inputs=runs.data_keys, roots=(_fill,))
 
 
 def lstm_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=None,
-                    data_dir=None) -> pd.DataFrame:
+                    data_dir=None, progress: bool = True) -> pd.DataFrame:
     """Train (or load from the store) the next-frame LSTM for every condition and seed (Chapter 3).
 
     Parameters
@@ -740,6 +520,8 @@ def lstm_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=N
         the other in this process). Each worker uses ``preset.lstm.threads`` TensorFlow threads.
     data_dir : path, optional
         A Common Voice download; default the embedded corpus.
+    progress : bool
+        A progress bar over the runs computed in this process (stderr).
 
     Returns
     -------
@@ -752,31 +534,8 @@ def lstm_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=N
         ``train_seconds``) and ``key`` (the store entry). Wall-clock columns have
         ``seconds`` in their names.
     """
-    preset = as_preset(preset)
-    config = preset.lstm
-    seeds, conditions = _seeds_conditions(config, seeds, conditions)
-    store = default_store(store)
-    n_jobs = config.n_jobs if n_jobs is None else int(n_jobs)
-    check(n_jobs >= 1 or n_jobs == -1, f"n_jobs must be a positive integer or -1, got {n_jobs}")
-    keys = {c: lstm_data(preset, condition=c, store=store, data_dir=data_dir).keys for c in conditions}
-    entries = {(c, s): _entry(store, config, c, s, keys[c]) for c in conditions for s in seeds}
-    entries = models.compute_missing(entries, _train_unit, preset, n_jobs=n_jobs, threads=config.threads,
-                                     desc="LSTM runs", store=store, data_dir=data_dir)
-    rows = []
-    for (c, s), entry in entries.items():
-        check(entry.exists(), f"LSTM run {c}/seed {s} is missing from {store} after training", DataError)
-        rows.append(_result_row(entry, config))
-    return pd.DataFrame(rows)
-
-
-def _result_row(entry, config: LSTMConfig) -> dict[str, Any]:
-    m = entry.manifest()
-    threshold = threshold_value({"copy": m["copy_baseline"], "mean": m["mean_baseline"]},
-                                fraction=config.threshold)
-    history = pd.read_csv(entry.path / "history.csv")
-    return {"condition": m["condition"], "seed": int(m["seed"]), "threshold": threshold,
-            **time_to_threshold(history, threshold=threshold, max_steps=config.max_steps),
-            "max_steps": config.max_steps, **{k: m[k] for k in RUN_FIELDS}, "key": entry.key}
+    return runs.experiment(SPEC, preset, seeds=seeds, conditions=conditions, store=store, n_jobs=n_jobs,
+                           data_dir=data_dir, progress=progress)
 
 
 def retime(results: pd.DataFrame, histories: pd.DataFrame, *, threshold: float) -> pd.DataFrame:
@@ -821,30 +580,17 @@ def load_lstm(preset, *, condition: str, seed: int, store=None, data_dir=None):
     Returns a compiled ``keras.Model`` (see :func:`langlab.models.build_next_frame_lstm`).
     """
     import keras
-    preset = as_preset(preset)
-    _check_conditions([condition])
-    _check_seeds([seed])
-    store = default_store(store)
-    entry = _entry(store, preset.lstm, condition, seed,
-                   lstm_data(preset, condition=condition, store=store, data_dir=data_dir).keys)
-    if not entry.exists():
-        _train_unit(preset, condition, int(seed), store=store, data_dir=data_dir,
-                    threads=preset.lstm.threads if _in_worker() else None)
+    entry = runs.ensure(SPEC, preset, condition=condition, seed=seed, store=store, data_dir=data_dir)
     return keras.models.load_model(entry.path / "model.keras")
 
 
 def lstm_histories(preset, *, seeds=None, conditions=None, store=None, n_jobs=None,
-                   data_dir=None) -> pd.DataFrame:
+                   data_dir=None, progress: bool = True) -> pd.DataFrame:
     """Loss curves of every (condition, seed) run: the :func:`train_lstm` history with
     ``condition`` and ``seed`` columns first. Missing runs are trained first
     (:func:`lstm_experiment`, same arguments)."""
-    store = default_store(store)
-    results = lstm_experiment(preset, seeds=seeds, conditions=conditions, store=store, n_jobs=n_jobs,
-                              data_dir=data_dir)
-    frames = [pd.read_csv(store.root / STAGE / key / "history.csv").assign(condition=c, seed=s)
-              for c, s, key in results[["condition", "seed", "key"]].itertuples(index=False)]
-    out = pd.concat(frames, ignore_index=True)
-    return out[["condition", "seed"] + [k for k in out.columns if k not in ("condition", "seed")]]
+    return runs.histories(SPEC, preset, seeds=seeds, conditions=conditions, store=store, n_jobs=n_jobs,
+                          data_dir=data_dir, progress=progress)
 
 
 # --------------------------------------------------------------------------------------------
@@ -874,7 +620,7 @@ def summarise(results: pd.DataFrame, *, metric: str = "steps_to_threshold",
     Returns
     -------
     pd.DataFrame
-        One row per condition, in the order of :data:`CONDITIONS`: ``n_runs``,
+        One row per condition, in the order of :func:`langlab.pretraining.names`: ``n_runs``,
         ``n_censored``, ``mean``, ``ci_low``, ``ci_high``, ``median``, ``min``, ``max``.
         Censored runs count with their budget, so with any censored run the mean is a lower
         bound (the table says how many).
@@ -882,7 +628,7 @@ def summarise(results: pd.DataFrame, *, metric: str = "steps_to_threshold",
     from langlab.stats import mean_ci
     _check_results(results, metric)
     rows = []
-    for condition in [c for c in CONDITIONS if c in set(results["condition"])]:
+    for condition in [c for c in names() if c in set(results["condition"])]:
         part = results[results["condition"] == condition]
         values = part[metric].astype(float).to_numpy()
         mean, low, high = mean_ci(values, confidence=confidence)
@@ -944,7 +690,7 @@ def compare(results: pd.DataFrame, *, pairs: Sequence[tuple[str, str]] = CLAIM_P
     _check_results(results, metric)
     rows = []
     for a, b in pairs:
-        _check_conditions([a, b])
+        check_conditions([a, b])
         A, B = (results[results["condition"] == c] for c in (a, b))
         check(len(A) >= 1 and len(B) >= 1, f"no runs of condition {a if not len(A) else b!r} in results")
         xa, xb = A[metric].astype(float).to_numpy(), B[metric].astype(float).to_numpy()

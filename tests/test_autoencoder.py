@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from langlab import autoencoder as ae
+from langlab import models
 from langlab.errors import ParameterError
 
 SMOKE = ae.PRESETS["smoke"]
@@ -35,6 +36,7 @@ def spectrograms(n: int, n_mels: int = 10, n_frames: int = 23, *, seed: int = 0)
     ({"pretrain_epochs": -1}, "pretrain_epochs must be an integer >= 0"),
     ({"seeds": (0, 0)}, "seeds must be distinct"),
     ({"seeds": ()}, "seeds must be distinct"),
+    ({"seeds": (True,)}, "seeds must be distinct"),
     ({"conditions": ("none", "fr")}, r"unknown pre-training condition\(s\) \['fr'\]"),
     ({"threads": 0}, "threads must be a positive integer"),
 ])
@@ -55,9 +57,9 @@ def test_presets():
     assert len(ae.PRESETS["book"].seeds) >= 3
 
 
-def test_conditions_match_the_lstm_chapter():
-    training = pytest.importorskip("langlab.training")
-    assert ae.CONDITIONS == tuple(training.CONDITIONS)
+def test_conditions_are_the_registered_ones():
+    from langlab import pretraining, training
+    assert ae.CONDITIONS is pretraining.CONDITIONS is training.CONDITIONS
 
 
 def test_import_does_not_load_tensorflow():
@@ -184,7 +186,7 @@ def test_same_seed_same_losses(trained):
 
 def test_reused_graph_equals_a_fresh_model(trained):
     """A worker reuses the traced graph of its previous run; results equal a fresh model's."""
-    ae._reusable_cache().clear()
+    models.clear_warm()
     S = trained["S"]
     model, history = ae.train_autoencoder(S[:40], S[40:], config=SMOKE, seed=1, S_pretrain=None)
     pd.testing.assert_frame_equal(history, trained["c"][1])
@@ -255,7 +257,6 @@ SMOKE_RUNS = {"conditions": ("none", "it"), "seeds": (0,)}
 
 @pytest.fixture(scope="module")
 def smoke_runs(smoke_store):
-    pytest.importorskip("langlab.training")
     return ae.ae_experiment("smoke", store=smoke_store, n_jobs=1, **SMOKE_RUNS)
 
 
@@ -328,9 +329,9 @@ def test_probe_experiment(smoke_runs, smoke_store, monkeypatch):
     pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True),
                                   check_dtype=False)
     # a second call probes nothing and starts no worker processes
-    from langlab import models
+    from langlab import runs
 
     monkeypatch.setattr(probing, "probe_table", lambda *a, **k: pytest.fail("probed again"))
-    monkeypatch.setattr(models, "parallel", lambda n_jobs: pytest.fail("started workers"))
+    monkeypatch.setattr(runs, "parallel", lambda n_jobs: pytest.fail("started workers"))
     again = ae.ae_probe_experiment("smoke", store=smoke_store, n_jobs=2, **SMOKE_RUNS)
     pd.testing.assert_frame_equal(again, results)

@@ -120,42 +120,46 @@ def test_set_seed_refuses_bad_seeds(bad):
         models.set_seed(bad)
 
 
-def _unit(store, name, i, *, threads, scale=1):
-    """Store ``i * scale`` and the ``threads`` the unit was given; return the entry key."""
-    entry = store.entry("unit", config={"name": name, "i": i})
-    entry.write(lambda folder: {"value": i * scale, "threads": threads})
-    return entry.key
+def test_check_spectrograms_names_the_array_and_the_problem():
+    S = np.full((2, 3, 4), 0.5, dtype=np.float32)
+    assert models.check_spectrograms(S, "S", n_mels=3, shape=(3, 4), unit_range=True).dtype == np.float32
+    for bad, kwargs, match in [(S[0], {}, r"S must be an array \[n_clips, n_mels, n_frames\]"),
+                               (S, {"n_mels": 4}, "S has 3 mel bands, expected 4"),
+                               (S, {"shape": (3, 5)}, r"shape \(3, 4\), expected \(3, 5\)"),
+                               (S * np.nan, {}, "NaN or inf"),
+                               (S * 3, {"unit_range": True}, r"scaled to \[0, 1\]")]:
+        with pytest.raises(ParameterError, match=match):
+            models.check_spectrograms(bad, "S", **kwargs)
 
 
-@pytest.mark.parametrize("n_jobs, threads", [(1, None), (2, 3)])
-def test_compute_missing_runs_only_the_missing_units(tmp_path, n_jobs, threads):
-    import joblib
+def test_warm_model_keeps_one_model_a_thread():
+    import threading
+    models.clear_warm()
+    built = []
 
-    from langlab.store import Store
+    def build(name):
+        built.append(name)
+        return name
 
-    store = Store(tmp_path)
-    _unit(store, "a", 1, threads=0)  # stored before
-    entries = {("a", i): store.entry("unit", config={"name": "a", "i": i}) for i in range(4)}
-    with joblib.parallel_config(backend="threading"):  # compute_missing forces no backend
-        done = models.compute_missing(entries, _unit, store, n_jobs=n_jobs, threads=3, desc="units",
-                                      scale=2)
-    assert list(done) == list(entries) and all(e.exists() for e in done.values())
-    got = [(e.manifest()["value"], e.manifest()["threads"]) for e in done.values()]
-    assert got == [(0, threads), (1, 0), (4, threads), (6, threads)]  # one after the other: None
-
-
-def test_compute_missing_starts_no_workers_when_all_is_stored(tmp_path, monkeypatch):
-    from langlab.store import Store
-
-    store = Store(tmp_path)
-    entries = {("a", 0): store.entry("unit", config={"name": "a", "i": 0})}
-    _unit(store, "a", 0, threads=1)
-    monkeypatch.setattr(models, "parallel", lambda n_jobs: pytest.fail("started workers"))
-    assert models.compute_missing(entries, _unit, store, n_jobs=2, threads=1, desc="units") == entries
+    assert models.warm_model(("a",), lambda: build("a")) == "a"
+    assert models.warm_model(("a",), lambda: build("again")) == "a"  # kept
+    assert models.warm_model(("b",), lambda: build("b")) == "b"  # replaces it
+    assert models.warm_model(("a",), lambda: build("a2")) == "a2"
+    other = []
+    thread = threading.Thread(target=lambda: other.append(models.warm_model(("a",), lambda: build("t"))))
+    thread.start()
+    thread.join()
+    assert other == ["t"] and built == ["a", "b", "a2", "t"]  # another thread keeps its own
+    models.clear_warm()
 
 
-def test_clip_counts():
-    class Data:
-        S_train, S_val, S_pretrain = np.zeros((5, 2, 3)), np.zeros((2, 2, 3)), None
-
-    assert models.clip_counts(Data) == {"n_train": 5, "n_val": 2, "n_pretrain": 0}
+def test_reset_model_equals_a_fresh_model():
+    trained = models.build_next_frame_lstm(n_mels=4, units=3, seed=1)
+    x = np.random.default_rng(0).random((2, 5, 4), dtype=np.float32)
+    trained.train_on_batch(x, x)
+    fresh = models.build_next_frame_lstm(n_mels=4, units=3, seed=2)
+    models.reset_model(trained, fresh)
+    assert int(trained.optimizer.iterations.numpy()) == 0
+    for a, b in zip(trained.get_weights(), fresh.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(trained.train_on_batch(x, x), fresh.train_on_batch(x, x))

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from langlab import training
+from langlab import models, pretraining, training
 from langlab.errors import DataError, ParameterError
 from langlab.store import Store
 
@@ -35,7 +35,7 @@ def test_presets_are_valid(name):
     config = training.PRESETS[name]
     assert isinstance(config, training.LSTMConfig)
     assert len(config.seeds) >= (2 if name == "smoke" else 5)
-    assert config.conditions == training.CONDITIONS
+    assert config.conditions == pretraining.CONDITIONS
 
 
 def test_paper_preset_has_the_original_sizes():
@@ -258,7 +258,7 @@ def test_noise_has_the_speech_spectrum_level_and_length():
     t = np.arange(4000) / 8000
     speech = [np.sin(2 * np.pi * 300 * t[:n]) * (1 + 0.5 * np.sin(2 * np.pi * 4 * t[:n])) * a
               + 0.01 * rng.normal(size=n) for n, a in ((4000, 0.5), (3000, 0.1))]
-    noise = training.noise_waveforms(speech, n_clips=4, n_samples=4000, seed=1)
+    noise = pretraining.noise_waveforms(speech, n_clips=4, n_samples=4000, seed=1)
     assert len(noise) == 4 and all(y.shape == (4000,) and y.dtype == np.float32 for y in noise)
     assert np.all(noise[1][3000:] == 0) and np.any(noise[1][:3000] != 0)  # the template's length
     for y, template in zip(noise, speech * 2):
@@ -267,7 +267,7 @@ def test_noise_has_the_speech_spectrum_level_and_length():
     spectrum = np.abs(np.fft.rfft(noise[0])) ** 2
     f = np.fft.rfftfreq(4000, 1 / 8000)
     assert spectrum[(f > 250) & (f < 350)].sum() / spectrum.sum() > 0.9  # the energy stays near 300 Hz
-    again = training.noise_waveforms(speech, n_clips=4, n_samples=4000, seed=1)
+    again = pretraining.noise_waveforms(speech, n_clips=4, n_samples=4000, seed=1)
     assert all(np.array_equal(a, b) for a, b in zip(noise, again))
 
 
@@ -325,7 +325,7 @@ def test_parallel_runs_equal_sequential_ones(store, tmp_path):
 
 def test_pretrain_spectrograms_refuses_none(store):
     with pytest.raises(ParameterError, match="no pre-training data"):
-        training.pretrain_spectrograms("smoke", condition="none", store=store)
+        pretraining.pretrain_spectrograms("smoke", condition="none", store=store)
 
 
 @pytest.mark.parametrize("kwargs, match", [({"seeds": [0, 0]}, "distinct"), ({"conditions": ["fr"]}, "unknown"),
@@ -343,12 +343,12 @@ def test_unknown_preset():
 def test_a_warm_model_trains_like_a_fresh_one(data):
     """Runs in one process reuse a traced model; the result must not depend on what ran before."""
     S_train, S_val, S_pre = data
-    training._WARM.clear()
+    models.clear_warm()
     _, first = training.train_lstm(S_train, S_val, config=TINY, seed=5, S_pretrain=S_pre)
     training.train_lstm(S_train, S_val, config=TINY, seed=6)  # leaves the warm model trained
     model, again = training.train_lstm(S_train, S_val, config=TINY, seed=5, S_pretrain=S_pre)
     pd.testing.assert_frame_equal(first[["loss", "val_loss"]], again[["loss", "val_loss"]], check_exact=True)
-    assert model is not training._WARM[next(iter(training._WARM))]
+    assert model is not models._WARM.models[next(iter(models._WARM.models))]
 
 
 def test_retime_moves_the_threshold_from_the_histories():

@@ -1,0 +1,216 @@
+"""The runner of (model, condition, seed) units and the pre-training registry: units computed
+only when missing, in this process or in workers, result rows read back from the store, seeds
+and conditions checked alike for every model, and a new condition written as one function."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from langlab import pretraining, runs, training
+from langlab.errors import ParameterError
+from langlab.presets import get_preset
+from langlab.store import Store
+
+
+def _toy_fill(preset, condition, seed, folder, *, store, data_dir, prepared):
+    """A unit: its value, what was prepared for it and whether TensorFlow threads were set."""
+    (folder / "value.txt").write_text(str(seed * 2))
+    return {"condition": condition, "seed": seed, "value": seed * 2, "prepared": prepared}
+
+
+def _toy_result(preset, entry):
+    m = entry.manifest()
+    return {"condition": m["condition"], "seed": m["seed"], "value": m["value"], "prepared": m["prepared"]}
+
+
+def _toy_key(preset, condition, seed):
+    return {"condition": condition, "seed": seed}
+
+
+def _toy_prepare(preset, entries, *, store, data_dir, progress):
+    return {unit: f"prepared {unit[0]}" for unit in entries}
+
+
+TOY = runs.ModelSpec(name="toy units", stage="toy", config="lstm", fill=_toy_fill, result=_toy_result,
+                     description="toy {condition!r}, seed {seed}", key=_toy_key, roots=(_toy_fill,))
+
+
+def _entries(spec, store, units):
+    preset = get_preset("smoke")
+    return preset, {u: runs.entry(spec, preset, *u, store=store, inputs=[]) for u in units}
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_compute_runs_only_the_missing_units(tmp_path, n_jobs):
+    import joblib
+
+    store = Store(tmp_path)
+    preset, entries = _entries(TOY, store, [("none", 0), ("none", 1), ("it", 0)])
+    runs.compute(TOY, preset, {("none", 1): entries[("none", 1)]}, store=store, progress=False)
+    before = entries[("none", 1)].manifest()["created"]
+    with joblib.parallel_config(backend="threading"):  # the runner forces no backend
+        runs.compute(TOY, preset, entries, store=store, n_jobs=n_jobs, progress=False)
+    assert all(e.exists() for e in entries.values())
+    assert entries[("none", 1)].manifest()["created"] == before  # stored before: not recomputed
+    table = runs.table(TOY, preset, entries)
+    assert list(table.itertuples(index=False, name=None)) == [
+        ("none", 0, 0, None), ("none", 1, 2, None), ("it", 0, 0, None)]
+    assert entries[("it", 0)].manifest()["description"] == "toy 'it', seed 0"
+
+
+def test_prepare_runs_in_this_process_for_the_missing_units_only(tmp_path):
+    store = Store(tmp_path)
+    spec = dataclasses.replace(TOY, prepare=_toy_prepare)
+    preset, entries = _entries(spec, store, [("none", 0), ("es", 0)])
+    runs.compute(spec, preset, {("none", 0): entries[("none", 0)]}, store=store, progress=False)
+    runs.compute(spec, preset, entries, store=store, progress=False)
+    assert list(runs.table(spec, preset, entries)["prepared"]) == ["prepared none", "prepared es"]
+
+
+def test_nothing_stored_to_compute_starts_no_workers(tmp_path, monkeypatch):
+    store = Store(tmp_path)
+    preset, entries = _entries(TOY, store, [("none", 0)])
+    runs.compute(TOY, preset, entries, store=store, progress=False)
+    monkeypatch.setattr(runs, "parallel", lambda n_jobs: pytest.fail("started workers"))
+    runs.compute(TOY, preset, entries, store=store, n_jobs=2, progress=False)
+
+
+def test_progress_bar_only_when_asked(tmp_path, capsys):
+    store = Store(tmp_path)
+    preset, entries = _entries(TOY, store, [("none", 0), ("none", 1)])
+    runs.compute(TOY, preset, {("none", 0): entries[("none", 0)]}, store=store, progress=False)
+    assert capsys.readouterr().err == ""
+    runs.compute(TOY, preset, entries, store=store, progress=True)
+    assert "toy units" in capsys.readouterr().err
+
+
+def test_entries_differ_by_unit_inputs_and_code(tmp_path):
+    store = Store(tmp_path)
+    preset = get_preset("smoke")
+    a = runs.entry(TOY, preset, "none", 0, store=store, inputs=[])
+    assert a.key == runs.entry(TOY, preset, "none", 0, store=store, inputs=[]).key
+    assert a.key != runs.entry(TOY, preset, "none", 1, store=store, inputs=[]).key
+    assert a.key != runs.entry(TOY, preset, "none", 0, store=store, inputs=["abc"]).key
+    other = dataclasses.replace(TOY, roots=(_toy_result,))
+    assert a.key != runs.entry(other, preset, "none", 0, store=store, inputs=[]).key
+
+
+@pytest.mark.parametrize("seeds", [(0, 1), [np.int64(0), np.int32(3)], (np.uint8(2),)])
+def test_seeds_accept_python_and_numpy_integers(seeds):
+    assert runs.check_seeds(seeds) == tuple(int(s) for s in seeds)
+    config = training.PRESETS["smoke"]
+    from langlab import autoencoder
+    for cls in (type(config), autoencoder.AutoencoderConfig):
+        assert cls(seeds=tuple(seeds)).seeds == tuple(seeds)
+
+
+@pytest.mark.parametrize("seeds", [(True, 1), (0, 0), (), (-1,), (1.0,), 3, "01"])
+def test_seeds_refuse_bools_repeats_and_non_integers(seeds):
+    from langlab import autoencoder
+    with pytest.raises(ParameterError, match="seeds"):
+        runs.check_seeds(seeds)
+    for cls in (training.LSTMConfig, autoencoder.AutoencoderConfig):
+        with pytest.raises(ParameterError, match="seeds"):
+            cls(seeds=seeds)
+
+
+@pytest.mark.parametrize("n_jobs", [0, -2, True, 1.5])
+def test_bad_n_jobs(n_jobs):
+    with pytest.raises(ParameterError, match="n_jobs"):
+        runs.check_jobs(n_jobs)
+
+
+def test_read_table_keeps_none_and_empty_notes(tmp_path):
+    file = tmp_path / "t.csv"
+    pd.DataFrame({"condition": ["none", "NA"], "p_value": [0.5, None], "note": ["", "x"]}).to_csv(file, index=False)
+    table = runs.read_table(file)
+    assert list(table["condition"]) == ["none", "NA"] and list(table["note"]) == ["", "x"]
+    assert np.isnan(table["p_value"].iloc[1])
+
+
+def test_clip_counts():
+    data = runs.RunData(S_train=np.zeros((5, 2, 3)), S_val=np.zeros((2, 2, 3)), S_pretrain=None,
+                        features=None, keys=())
+    assert runs.clip_counts(data) == {"n_train": 5, "n_val": 2, "n_pretrain": 0}
+
+
+# --------------------------------------------------------------------------------------------
+# The registry of pre-training conditions
+# --------------------------------------------------------------------------------------------
+def test_the_presets_conditions_are_registered():
+    assert pretraining.CONDITIONS == ("none", "es", "it", "ja", "noise")
+    assert pretraining.names()[:5] == pretraining.CONDITIONS
+    assert pretraining.roots("none") == () and len(pretraining.roots("noise")) == 1
+
+
+@pytest.mark.parametrize("conditions, match", [("none", "sequence"), ((), "at least one"),
+                                               (("es", "es"), "repeat"), (("es", "fr"), r"unknown .*\['fr'\]")])
+def test_check_conditions(conditions, match):
+    with pytest.raises(ParameterError, match=match):
+        pretraining.check_conditions(conditions)
+
+
+@pytest.mark.parametrize("name", ["none", "", "a/b", 3])
+def test_register_refuses_bad_names(name):
+    with pytest.raises(ParameterError, match="plain name"):
+        pretraining.register(name)
+
+
+@pytest.fixture
+def reversed_spanish():
+    """A toy condition, written as the next issue will write its conditions: one function."""
+
+    @pretraining.register("toy_reversed")
+    def time_reversed_spanish(clips, *, seed):
+        """Low-passed Spanish pre-training clips played backwards."""
+        return np.ascontiguousarray(clips.where(locale="es").scaled()[:, :, ::-1])
+
+    yield "toy_reversed"
+    pretraining.unregister("toy_reversed")
+
+
+def test_unknown_until_registered(reversed_spanish):
+    assert reversed_spanish in pretraining.names()
+    pretraining.unregister(reversed_spanish)
+    with pytest.raises(ParameterError, match="unknown pre-training condition"):
+        training.LSTMConfig(conditions=("none", reversed_spanish))
+
+
+@pytest.mark.slow
+def test_a_registered_condition_runs_through_the_runner(reversed_spanish, smoke_store):
+    preset = get_preset("smoke")
+    S, key = pretraining.pretrain_spectrograms(preset, condition=reversed_spanish, store=smoke_store)
+    es, es_key = pretraining.pretrain_spectrograms(preset, condition="es", store=smoke_store)
+    np.testing.assert_array_equal(S, es[:, :, ::-1])
+    assert key == es_key == pretraining.pretrain_key(preset, condition="es", store=smoke_store)
+    results = training.lstm_experiment(preset, conditions=["none", reversed_spanish], seeds=[0],
+                                       store=smoke_store, n_jobs=1, progress=False)
+    assert list(results["condition"]) == ["none", reversed_spanish]
+    row = results.set_index("condition").loc[reversed_spanish]
+    assert row["n_pretrain"] == len(S) and row["pretrain_steps"] > 0
+    summary = training.summarise(results)
+    assert list(summary["condition"]) == ["none", reversed_spanish]
+
+
+@pytest.mark.slow
+def test_a_stored_condition_is_made_once(smoke_store, monkeypatch):
+    calls = []
+
+    @pretraining.register("toy_stored", stored=True)
+    def quiet_italian(clips, *, seed):
+        calls.append(seed)
+        return clips.where(locale="it").scaled() * 0.5
+
+    try:
+        preset = get_preset("smoke")
+        S, key = pretraining.pretrain_spectrograms(preset, condition="toy_stored", store=smoke_store)
+        again, key2 = pretraining.pretrain_spectrograms(preset, condition="toy_stored", store=smoke_store)
+        assert calls == [preset.lstm.noise_seed] and key == key2
+        assert (smoke_store.root / pretraining.STAGE / key / "S.npy").is_file()
+        np.testing.assert_array_equal(S, again)
+        assert pretraining.pretrain_key(preset, condition="toy_stored", store=smoke_store) == key
+    finally:
+        pretraining.unregister("toy_stored")
