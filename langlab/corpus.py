@@ -38,7 +38,6 @@ Chapter 2).
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import hashlib
@@ -682,53 +681,3 @@ def prepare(preset, *, data_dir: str | os.PathLike | None = None, store: Store |
     table = table.astype({"duration": float, "sample_rate": int, "channels": int})
     skipped = _read_store_tsv(entry.path / "skipped.tsv")
     return Clips(table=table, skipped=skipped, root=root, key=entry.key, config=cfg)
-
-
-# --------------------------------------------------------------------------------------------
-# Command line: langlab info CV_DIR
-# --------------------------------------------------------------------------------------------
-def _cli_info(args: argparse.Namespace) -> int:
-    locales = [x.strip() for x in args.locales.split(",") if x.strip()] if args.locales else None
-    table, skipped = read_corpus(args.cv_dir, locales=locales, tsv=args.tsv, n_jobs=args.jobs,
-                                 progress=not args.quiet)
-    summary = summarize(table, skipped)
-    root = Path(args.cv_dir).resolve()
-    print(f"{root} ({args.tsv})")
-    shown = summary.assign(hours=summary["hours"].map(lambda h: f"{h:.3f}"),
-                           mean_duration=summary["mean_duration"].map(
-                               lambda d: "-" if np.isnan(d) else f"{d:.2f} s"))
-    print(shown.to_string(index=False))
-    total = summary[["clips", "speakers", "skipped"]].sum()
-    print(f"total: {int(total['clips'])} clips, {table['client_id'].nunique()} speakers, "
-          f"{summary['hours'].sum():.3f} hours, {len(skipped)} skipped")
-    flagged = table[table["flags"] != ""]
-    if len(flagged):
-        per_flag = flagged["flags"].str.split(";").explode().value_counts()
-        print(f"\nflagged clips ({len(flagged)}; read, but awkward): "
-              + ", ".join(f"{flag} {n}" for flag, n in per_flag.items()))
-        shown_rows = flagged if args.all else flagged.head(FLAGGED_SHOWN)
-        for row in shown_rows.itertuples():
-            print(f"  {os.path.relpath(row.path, root)}: {row.flags}")
-        if len(shown_rows) < len(flagged):
-            print(f"  ... and {len(flagged) - len(shown_rows)} more (--all lists them all)")
-    if len(skipped):
-        print(f"\nskipped clips ({len(skipped)}):")
-        for row in skipped.itertuples():
-            print(f"  {os.path.relpath(str(row.path), root) if str(row.path).startswith(str(root)) else row.path}: "
-                  f"{row.reason}")
-    return 0
-
-
-def add_cli(subparsers) -> None:
-    """Add ``langlab info``."""
-    p = subparsers.add_parser("info", help="summarize a Common Voice folder: clips, speakers, hours, broken clips",
-                              description="Per locale: clips, speakers, hours; then every flagged and every "
-                                          "broken clip by file name with the reason (Chapter 1).")
-    p.add_argument("cv_dir", metavar="CV_DIR", help="a Common Voice release folder or one locale folder")
-    p.add_argument("--locales", default=None, help="comma-separated locales (default: every locale folder)")
-    p.add_argument("--tsv", default="validated.tsv", help="which TSV to read (default validated.tsv)")
-    p.add_argument("--jobs", type=int, default=2, help="threads reading clip headers (default 2)")
-    p.add_argument("--all", action="store_true",
-                   help=f"list every flagged clip (default: the first {FLAGGED_SHOWN}; broken ones are always all listed)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cli_info)

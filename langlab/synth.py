@@ -56,7 +56,6 @@ workers. The corpus is cached in the store and generated only once.
 """
 from __future__ import annotations
 
-import argparse
 import ctypes
 import dataclasses
 import functools
@@ -667,45 +666,3 @@ def synthesis_summary(config: SynthConfig | None = None, *, store: Store | None 
     """The manifest summary of a generated corpus (clips, seconds, clips per second)."""
     entry = _entry(config or PRESETS["book"], default_store(store))
     return entry.manifest().get("summary", {})
-
-
-# --------------------------------------------------------------------------------------------
-# Command line: langlab synth OUT_DIR
-# --------------------------------------------------------------------------------------------
-def _cli_synth(args: argparse.Namespace) -> int:
-    base = PRESETS[args.preset]
-    langs = tuple(x.strip() for x in args.languages.split(",") if x.strip()) if args.languages else base.languages
-    per_language = args.clips_per_language
-    config = dataclasses.replace(
-        base, languages=langs,
-        clips_per_language=per_language if per_language is not None else base.clips_per_language,
-        clips=() if per_language is not None else tuple(p for p in base.clips if p[0] in langs),
-        n_speakers=args.speakers if args.speakers is not None else base.n_speakers,
-        seed=args.seed if args.seed is not None else base.seed,
-        lexicon_dir=args.lexicon_dir)
-    out = Path(args.out_dir)
-    check(not out.exists() or out.is_dir(), f"OUT_DIR {out} exists and is not a folder", DataError)
-    summary = write_corpus(out, config, n_jobs=args.jobs, progress=not args.quiet)
-    print(f"wrote {summary['clips']} clips ({', '.join(config.languages)}; {config.n_speakers} speakers) "
-          f"to {summary['release']} in {summary['seconds']:.1f} s"
-          + (f" ({summary['clips_per_second']:.1f} clips/s)" if summary["clips_per_second"] else ""))
-    return 0
-
-
-def add_cli(subparsers) -> None:
-    """Add ``langlab synth``."""
-    p = subparsers.add_parser("synth", help="generate the embedded eSpeak NG corpus in Common Voice layout",
-                              description="Generate a synthetic multilingual corpus in Common Voice's "
-                                          "layout (Chapter 1): OUT_DIR/<release>/<locale>/clips/*.mp3 "
-                                          "and validated.tsv.")
-    p.add_argument("out_dir", metavar="OUT_DIR", help="folder to write the release folder into")
-    p.add_argument("--languages", default=None, help="comma-separated locale codes (default: es,it,ja)")
-    p.add_argument("--clips-per-language", type=int, default=None, metavar="N",
-                   help="clips per locale (default: the preset's)")
-    p.add_argument("--speakers", type=int, default=None, metavar="N", help="synthetic speakers (default: the preset's)")
-    p.add_argument("--seed", type=int, default=None, metavar="S", help="seed (default 0)")
-    p.add_argument("--preset", choices=tuple(PRESETS), default="book", help="base configuration (default: book)")
-    p.add_argument("--lexicon-dir", default=None, help="extra folder of <code>.yml lexicons (to add languages)")
-    p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cli_synth)
