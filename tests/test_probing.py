@@ -307,7 +307,7 @@ def test_balance_locales():
 # Chapter 4's experiment on the smoke preset (trains one tiny LSTM)
 # --------------------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_lstm_probe_experiment_smoke(smoke_store, monkeypatch):
+def test_lstm_probe_experiment_smoke(smoke_store):
     from langlab import training
     from langlab.presets import get_preset
 
@@ -323,10 +323,15 @@ def test_lstm_probe_experiment_smoke(smoke_store, monkeypatch):
     ok = results[results["note"] == ""]
     assert ok["balanced_accuracy"].between(0, 1).all()
     assert (ok["n_frames"] == probing.state_frames(preset, preset.features.n_frames)).all()
-    # a second call finds every unit in the store and recomputes nothing
-    monkeypatch.setattr(probing, "_probe_unit", lambda *a, **k: pytest.fail("recomputed"))
+    # a second call finds every unit in the store and writes nothing (no entry new or rewritten)
+    def written():
+        return {m.parent.name: m.stat().st_mtime_ns
+                for m in (smoke_store.root / probing.STAGE).glob("*/manifest.json")}
+
+    before = written()
     again = probing.lstm_probe_experiment(preset, conditions=["none"], seeds=[0],
                                           store=smoke_store)
+    assert written() == before
     pd.testing.assert_frame_equal(results, again)
     # the stored states are the LSTM's final states of the balanced probe clips
     states, clips = probing.probe_states(preset, condition="none", seed=0, store=smoke_store)
