@@ -424,20 +424,21 @@ def _grid(ctx: _Context, config: Any) -> dict[str, Any]:
 
 
 def _stage_lstm(ctx: _Context, report: StageReport) -> None:
-    from langlab import training
+    from langlab import learning_speed, training
     grid = _grid(ctx, ctx.preset.lstm)
     report.units = len(grid["seeds"]) * len(grid["conditions"])
     kwargs = dict(data_dir=ctx.data_dir, store=ctx.store, n_jobs=ctx.n_jobs, progress=ctx.progress, **grid)
     table = training.lstm_experiment(ctx.preset, **kwargs)
     _censored_note(report, table)
     ctx.tables["lstm_training"] = table
-    ctx.tables["lstm_summary"] = training.summarise(table)
-    pairs = [(a, b) for a, b in training.CLAIM_PAIRS if a in grid["conditions"] and b in grid["conditions"]]
+    ctx.tables["lstm_summary"] = learning_speed.summarise(table)
+    pairs = [(a, b) for a, b in learning_speed.CLAIM_PAIRS
+             if a in grid["conditions"] and b in grid["conditions"]]
     if pairs and len(grid["seeds"]) >= 2:
-        ctx.tables["lstm_tests"] = training.compare(table, pairs=pairs)
+        ctx.tables["lstm_tests"] = learning_speed.compare(table, pairs=pairs)
     elif pairs:
         report.skipped.append("tests between conditions: one seed per condition gives no spread")
-    ctx.tables["lstm_curves"] = training.learning_curves(training.lstm_histories(ctx.preset, **kwargs))
+    ctx.tables["lstm_curves"] = learning_speed.learning_curves(training.lstm_histories(ctx.preset, **kwargs))
 
 
 def _probe_summary(ctx: _Context, report: StageReport, name: str) -> None:

@@ -15,10 +15,10 @@ wall-clock time to that threshold across pre-training languages, one run each. H
   trains every (pre-training condition, seed) of a preset, in parallel through joblib, each run
   one store entry (model, history, timings), so a rebuild trains nothing. :func:`load_lstm`,
   :func:`lstm_histories` read single runs and loss curves.
-- :func:`summarise`, :func:`compare`: means with 95 % confidence intervals over seeds, and the
-  direct tests of the original's claim (Mann-Whitney U and log-rank).
+- :func:`retime`: the same runs timed to another threshold, without training.
 
-The pre-training data of each condition is :mod:`langlab.pretraining`'s.
+The pre-training data of each condition is :mod:`langlab.pretraining`'s; the statistics over
+seeds (means, tests, learning curves) are :mod:`langlab.learning_speed`'s.
 
 TensorFlow is imported only inside functions, so ``import langlab.training`` stays cheap.
 """
@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import math
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +36,13 @@ import pandas as pd
 
 from langlab import models, runs
 from langlab.errors import DataError, check
-from langlab.pretraining import CONDITIONS, check_conditions, names
+from langlab.pretraining import CONDITIONS, check_conditions
+from langlab.learning_speed import check_results
 
 #: Low-pass cut-off of the pre-training clips, Hz (the original's 500 Hz).
 PRETRAIN_LOWPASS_HZ = 500.0
 #: Store stage of one trained (condition, seed) run.
 STAGE = "lstm"
-#: Comparisons of :func:`compare` by default: the original's claim (Italian pre-training helps
-#: more than Japanese) and each against no pre-training.
-CLAIM_PAIRS = (("it", "ja"), ("it", "none"), ("ja", "none"))
 
 
 def _positive_int(name: str, value: Any) -> None:
@@ -507,21 +503,9 @@ def lstm_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=N
                     data_dir=None, progress: bool = True) -> pd.DataFrame:
     """Train (or load from the store) the next-frame LSTM for every condition and seed (Chapter 3).
 
-    Parameters
-    ----------
-    preset : str or Preset
-        ``"smoke"``, ``"book"``, ``"paper"`` or a :class:`~langlab.presets.Preset`; its
-        ``lstm`` config (:class:`LSTMConfig`) sets the model, schedule and threshold.
-    seeds, conditions : sequences, optional
-        Default ``preset.lstm.seeds`` and ``preset.lstm.conditions``.
-    store : Store, optional
-    n_jobs : int, optional
-        Parallel runs through joblib (default ``preset.lstm.n_jobs``; 1 runs them one after
-        the other in this process). Each worker uses ``preset.lstm.threads`` TensorFlow threads.
-    data_dir : path, optional
-        A Common Voice download; default the embedded corpus.
-    progress : bool
-        A progress bar over the runs computed in this process (stderr).
+    :func:`langlab.runs.experiment` of :data:`SPEC`: the parameters are described there; the
+    preset's ``lstm`` config (:class:`LSTMConfig`) sets the model, schedule, threshold, seeds,
+    conditions, ``n_jobs`` and the TensorFlow ``threads`` of each worker.
 
     Returns
     -------
@@ -558,7 +542,7 @@ def retime(results: pd.DataFrame, histories: pd.DataFrame, *, threshold: float) 
         A copy of ``results`` with ``threshold``, ``steps_to_threshold``,
         ``epochs_to_threshold``, ``seconds_to_threshold`` and ``censored`` recomputed.
     """
-    _check_results(results, "steps_to_threshold")
+    check_results(results, "steps_to_threshold")
     check({"condition", "seed", "phase", "step", "val_loss"} <= set(histories.columns),
           "histories needs lstm_histories' columns (condition, seed, phase, step, val_loss, ...)")
     out = results.copy()
@@ -591,149 +575,3 @@ def lstm_histories(preset, *, seeds=None, conditions=None, store=None, n_jobs=No
     (:func:`lstm_experiment`, same arguments)."""
     return runs.histories(SPEC, preset, seeds=seeds, conditions=conditions, store=store, n_jobs=n_jobs,
                           data_dir=data_dir, progress=progress)
-
-
-# --------------------------------------------------------------------------------------------
-# Statistics over seeds
-# --------------------------------------------------------------------------------------------
-def _check_results(results: pd.DataFrame, metric: str) -> None:
-    check(isinstance(results, pd.DataFrame), f"results must be a DataFrame from lstm_experiment, "
-          f"got {type(results).__name__}")
-    missing = {"condition", "censored", metric} - set(results.columns)
-    check(not missing, f"results lacks column(s) {sorted(missing)}; pass lstm_experiment's table")
-
-
-def summarise(results: pd.DataFrame, *, metric: str = "steps_to_threshold",
-              confidence: float = 0.95) -> pd.DataFrame:
-    """Mean time to threshold per condition with a confidence interval over seeds.
-
-    Parameters
-    ----------
-    results : pd.DataFrame
-        :func:`lstm_experiment`'s table.
-    metric : str
-        ``"steps_to_threshold"`` (the default: optimizer steps, the unit that does not depend
-        on the machine), ``"epochs_to_threshold"`` or ``"seconds_to_threshold"``.
-    confidence : float
-        Of the Student-t interval (:func:`langlab.stats.mean_ci`).
-
-    Returns
-    -------
-    pd.DataFrame
-        One row per condition, in the order of :func:`langlab.pretraining.names`: ``n_runs``,
-        ``n_censored``, ``mean``, ``ci_low``, ``ci_high``, ``median``, ``min``, ``max``.
-        Censored runs count with their budget, so with any censored run the mean is a lower
-        bound (the table says how many).
-    """
-    from langlab.stats import mean_ci
-    _check_results(results, metric)
-    rows = []
-    for condition in [c for c in names() if c in set(results["condition"])]:
-        part = results[results["condition"] == condition]
-        values = part[metric].astype(float).to_numpy()
-        mean, low, high = mean_ci(values, confidence=confidence)
-        rows.append({"condition": condition, "n_runs": len(part),
-                     "n_censored": int(part["censored"].astype(bool).sum()), "mean": mean,
-                     "ci_low": low, "ci_high": high, "median": float(np.median(values)),
-                     "min": float(values.min()), "max": float(values.max())})
-    return pd.DataFrame(rows)
-
-
-#: Largest number of ways to split two samples for which Mann-Whitney p-values are exact.
-EXACT_SPLITS = 200_000
-
-
-def _mannwhitney_method(xa: np.ndarray, xb: np.ndarray):
-    """Exact permutation p-values for small samples, the normal approximation for large ones.
-
-    Steps to threshold tie (they are counted every ``eval_every`` steps), and with ties scipy's
-    default falls back to the normal approximation: 5 against 5 runs in complete separation
-    would read p = 0.0104 instead of the exact 2 / C(10, 5) = 0.0079. Enumerating every split
-    handles ties exactly and is cheap for the seed counts of the presets (Chapter 3).
-    """
-    from scipy import stats as st
-    if math.comb(len(xa) + len(xb), len(xa)) <= EXACT_SPLITS:
-        return st.PermutationMethod(n_resamples=np.inf)
-    return "asymptotic"
-
-
-def compare(results: pd.DataFrame, *, pairs: Sequence[tuple[str, str]] = CLAIM_PAIRS,
-            metric: str = "steps_to_threshold") -> pd.DataFrame:
-    """Two-sided tests of "pre-training A and B reach the threshold equally fast".
-
-    - **Mann-Whitney U** on the steps to threshold, censored runs set to the budget (the
-      primary test; exact over every split of the runs for small samples, ties included).
-      Every run has the same budget, so a censored run truly took longer than every run that
-      reached the threshold and the ranks are right; only the order among censored runs is
-      lost (they tie). This is Gehan's generalised Wilcoxon test for a common
-      censoring time, and it assumes no distribution.
-    - **Log-rank** (``scipy.stats.logrank``), the standard test for censored times, as a
-      check; it weighs late differences more.
-
-    Parameters
-    ----------
-    results : pd.DataFrame
-        :func:`lstm_experiment`'s table.
-    pairs : sequence of (str, str)
-        Conditions to compare (default :data:`CLAIM_PAIRS`: Italian vs Japanese, each vs none).
-    metric : str
-        Column to compare (steps by default).
-
-    Returns
-    -------
-    pd.DataFrame
-        One row per pair: ``a``, ``b``, ``n_a``, ``n_b``, ``mean_a``, ``mean_b``,
-        ``censored_a``, ``censored_b``, ``U`` (of ``a``), ``p_mannwhitney``, ``p_logrank``.
-        P-values are NaN when a condition has no runs or all values are equal.
-    """
-    from scipy import stats as st
-    _check_results(results, metric)
-    rows = []
-    for a, b in pairs:
-        check_conditions([a, b])
-        A, B = (results[results["condition"] == c] for c in (a, b))
-        check(len(A) >= 1 and len(B) >= 1, f"no runs of condition {a if not len(A) else b!r} in results")
-        xa, xb = A[metric].astype(float).to_numpy(), B[metric].astype(float).to_numpy()
-        ca, cb = A["censored"].astype(bool).to_numpy(), B["censored"].astype(bool).to_numpy()
-        if np.ptp(np.concatenate([xa, xb])) == 0:
-            U, p_mw, p_lr = float("nan"), float("nan"), float("nan")
-        else:
-            mw = st.mannwhitneyu(xa, xb, alternative="two-sided", method=_mannwhitney_method(xa, xb))
-            U, p_mw = float(mw.statistic), float(mw.pvalue)
-            try:
-                lr = st.logrank(st.CensoredData(uncensored=xa[~ca], right=xa[ca]),
-                                st.CensoredData(uncensored=xb[~cb], right=xb[cb]))
-                p_lr = float(lr.pvalue)
-            except (ValueError, ZeroDivisionError):
-                p_lr = float("nan")
-        rows.append({"a": a, "b": b, "n_a": len(xa), "n_b": len(xb), "mean_a": float(xa.mean()),
-                     "mean_b": float(xb.mean()), "censored_a": int(ca.sum()), "censored_b": int(cb.sum()),
-                     "U": U, "p_mannwhitney": p_mw, "p_logrank": p_lr})
-    return pd.DataFrame(rows)
-
-
-def learning_curves(histories: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
-    """Mean validation loss per condition and step with a t-interval over seeds.
-
-    Parameters
-    ----------
-    histories : pd.DataFrame
-        :func:`lstm_histories`' table.
-
-    Returns
-    -------
-    pd.DataFrame
-        ``condition``, ``step``, ``n_runs``, ``mean``, ``ci_low``, ``ci_high`` of
-        ``val_loss`` over the Spanish-training rows (runs that stopped early contribute up to
-        their last step).
-    """
-    from langlab.stats import mean_ci
-    check({"condition", "phase", "step", "val_loss"} <= set(histories.columns),
-          "histories needs columns condition, phase, step, val_loss (lstm_histories' table)")
-    train = histories[histories["phase"] == "train"]
-    rows = []
-    for (condition, step), part in train.groupby(["condition", "step"], sort=False):
-        mean, low, high = mean_ci(part["val_loss"].to_numpy(), confidence=confidence)
-        rows.append({"condition": condition, "step": int(step), "n_runs": len(part),
-                     "mean": mean, "ci_low": low, "ci_high": high})
-    return pd.DataFrame(rows).sort_values(["condition", "step"], kind="stable").reset_index(drop=True)

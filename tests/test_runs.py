@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from langlab import pretraining, runs, training
+from langlab import runs, training
 from langlab.errors import ParameterError
 from langlab.presets import get_preset
 from langlab.store import Store
@@ -135,82 +135,3 @@ def test_clip_counts():
     data = runs.RunData(S_train=np.zeros((5, 2, 3)), S_val=np.zeros((2, 2, 3)), S_pretrain=None,
                         features=None, keys=())
     assert runs.clip_counts(data) == {"n_train": 5, "n_val": 2, "n_pretrain": 0}
-
-
-# --------------------------------------------------------------------------------------------
-# The registry of pre-training conditions
-# --------------------------------------------------------------------------------------------
-def test_the_presets_conditions_are_registered():
-    assert pretraining.CONDITIONS == ("none", "es", "it", "ja", "noise")
-    assert pretraining.names()[:5] == pretraining.CONDITIONS
-    assert pretraining.roots("none") == () and len(pretraining.roots("noise")) == 1
-
-
-@pytest.mark.parametrize("conditions, match", [("none", "sequence"), ((), "at least one"),
-                                               (("es", "es"), "repeat"), (("es", "fr"), r"unknown .*\['fr'\]")])
-def test_check_conditions(conditions, match):
-    with pytest.raises(ParameterError, match=match):
-        pretraining.check_conditions(conditions)
-
-
-@pytest.mark.parametrize("name", ["none", "", "a/b", 3])
-def test_register_refuses_bad_names(name):
-    with pytest.raises(ParameterError, match="plain name"):
-        pretraining.register(name)
-
-
-@pytest.fixture
-def reversed_spanish():
-    """A toy condition, written as the next issue will write its conditions: one function."""
-
-    @pretraining.register("toy_reversed")
-    def time_reversed_spanish(clips, *, seed):
-        """Low-passed Spanish pre-training clips played backwards."""
-        return np.ascontiguousarray(clips.where(locale="es").scaled()[:, :, ::-1])
-
-    yield "toy_reversed"
-    pretraining.unregister("toy_reversed")
-
-
-def test_unknown_until_registered(reversed_spanish):
-    assert reversed_spanish in pretraining.names()
-    pretraining.unregister(reversed_spanish)
-    with pytest.raises(ParameterError, match="unknown pre-training condition"):
-        training.LSTMConfig(conditions=("none", reversed_spanish))
-
-
-@pytest.mark.slow
-def test_a_registered_condition_runs_through_the_runner(reversed_spanish, smoke_store):
-    preset = get_preset("smoke")
-    S, key = pretraining.pretrain_spectrograms(preset, condition=reversed_spanish, store=smoke_store)
-    es, es_key = pretraining.pretrain_spectrograms(preset, condition="es", store=smoke_store)
-    np.testing.assert_array_equal(S, es[:, :, ::-1])
-    assert key == es_key == pretraining.pretrain_key(preset, condition="es", store=smoke_store)
-    results = training.lstm_experiment(preset, conditions=["none", reversed_spanish], seeds=[0],
-                                       store=smoke_store, n_jobs=1, progress=False)
-    assert list(results["condition"]) == ["none", reversed_spanish]
-    row = results.set_index("condition").loc[reversed_spanish]
-    assert row["n_pretrain"] == len(S) and row["pretrain_steps"] > 0
-    summary = training.summarise(results)
-    assert list(summary["condition"]) == ["none", reversed_spanish]
-
-
-@pytest.mark.slow
-def test_a_stored_condition_is_made_once(smoke_store, monkeypatch):
-    calls = []
-
-    @pretraining.register("toy_stored", stored=True)
-    def quiet_italian(clips, *, seed):
-        calls.append(seed)
-        return clips.where(locale="it").scaled() * 0.5
-
-    try:
-        preset = get_preset("smoke")
-        S, key = pretraining.pretrain_spectrograms(preset, condition="toy_stored", store=smoke_store)
-        again, key2 = pretraining.pretrain_spectrograms(preset, condition="toy_stored", store=smoke_store)
-        assert calls == [preset.lstm.noise_seed] and key == key2
-        assert (smoke_store.root / pretraining.STAGE / key / "S.npy").is_file()
-        np.testing.assert_array_equal(S, again)
-        assert pretraining.pretrain_key(preset, condition="toy_stored", store=smoke_store) == key
-    finally:
-        pretraining.unregister("toy_stored")

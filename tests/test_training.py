@@ -198,79 +198,6 @@ def test_time_to_threshold(threshold, steps, censored):
         assert out["seconds_to_threshold"] == steps / 10
 
 
-def results_table(steps: dict[str, list[int]], budget: int = 100) -> pd.DataFrame:
-    rows = [{"condition": c, "seed": i, "steps_to_threshold": min(v, budget), "censored": v >= budget}
-            for c, values in steps.items() for i, v in enumerate(values)]
-    return pd.DataFrame(rows)
-
-
-def test_summarise_counts_censored_runs_and_gives_intervals():
-    table = training.summarise(results_table({"none": [50, 60, 70, 100, 120], "it": [20, 30, 40, 30, 30]}))
-    assert list(table["condition"]) == ["none", "it"]  # CONDITIONS order
-    none = table.iloc[0]
-    assert none["n_runs"] == 5 and none["n_censored"] == 2 and none["mean"] == 76
-    assert none["ci_low"] < 76 < none["ci_high"]
-    assert table.iloc[1]["n_censored"] == 0
-
-
-def test_compare_tests_the_claim():
-    results = results_table({"none": [80, 90, 85, 95, 100], "it": [20, 30, 25, 35, 22], "ja": [21, 31, 24, 36, 23]})
-    table = training.compare(results).set_index(["a", "b"])
-    assert list(table.index) == list(training.CLAIM_PAIRS)
-    assert table.loc[("it", "ja"), "p_mannwhitney"] > 0.5
-    assert table.loc[("it", "none"), "p_mannwhitney"] < 0.05
-    assert table.loc[("it", "none"), "p_logrank"] < 0.05
-    assert table.loc[("ja", "none"), "censored_b"] == 1
-
-
-def test_compare_gives_exact_p_values_with_tied_steps():
-    # Complete separation of 5 against 5 runs, with ties inside each side: exact p = 2 / C(10, 5).
-    results = results_table({"it": [20, 20, 30, 30, 40], "none": [80, 80, 90, 90, 100]})
-    out = training.compare(results, pairs=[("it", "none")])
-    assert out["p_mannwhitney"].iloc[0] == pytest.approx(2 / 252)
-
-
-def test_compare_with_identical_values_gives_nan():
-    out = training.compare(results_table({"it": [50, 50], "ja": [50, 50]}), pairs=[("it", "ja")])
-    assert np.isnan(out["p_mannwhitney"].iloc[0])
-
-
-@pytest.mark.parametrize("bad, match", [(pd.DataFrame({"x": [1]}), "lacks column"), ([1, 2], "DataFrame")])
-def test_statistics_refuse_other_tables(bad, match):
-    with pytest.raises(ParameterError, match=match):
-        training.summarise(bad)
-
-
-def test_learning_curves_band_over_seeds():
-    h = pd.concat([HISTORY.assign(condition="none", seed=s, val_loss=HISTORY["val_loss"] + 0.01 * s)
-                   for s in range(3)])
-    curves = training.learning_curves(h)
-    assert list(curves["step"]) == [0, 10, 20, 30] and (curves["n_runs"] == 3).all()
-    np.testing.assert_allclose(curves["mean"], [0.51, 0.21, 0.11, 0.06])
-    assert (curves["ci_low"] < curves["mean"]).all()
-
-
-# --------------------------------------------------------------------------------------------
-# The noise control
-# --------------------------------------------------------------------------------------------
-def test_noise_has_the_speech_spectrum_level_and_length():
-    rng = np.random.default_rng(0)
-    t = np.arange(4000) / 8000
-    speech = [np.sin(2 * np.pi * 300 * t[:n]) * (1 + 0.5 * np.sin(2 * np.pi * 4 * t[:n])) * a
-              + 0.01 * rng.normal(size=n) for n, a in ((4000, 0.5), (3000, 0.1))]
-    noise = pretraining.noise_waveforms(speech, n_clips=4, n_samples=4000, seed=1)
-    assert len(noise) == 4 and all(y.shape == (4000,) and y.dtype == np.float32 for y in noise)
-    assert np.all(noise[1][3000:] == 0) and np.any(noise[1][:3000] != 0)  # the template's length
-    for y, template in zip(noise, speech * 2):
-        n = len(template)
-        assert np.sqrt(np.mean(y[:n] ** 2)) == pytest.approx(np.sqrt(np.mean(template ** 2)), rel=1e-4)
-    spectrum = np.abs(np.fft.rfft(noise[0])) ** 2
-    f = np.fft.rfftfreq(4000, 1 / 8000)
-    assert spectrum[(f > 250) & (f < 350)].sum() / spectrum.sum() > 0.9  # the energy stays near 300 Hz
-    again = pretraining.noise_waveforms(speech, n_clips=4, n_samples=4000, seed=1)
-    assert all(np.array_equal(a, b) for a, b in zip(noise, again))
-
-
 # --------------------------------------------------------------------------------------------
 # The experiment through the store (smoke preset, embedded corpus)
 # --------------------------------------------------------------------------------------------
@@ -321,11 +248,6 @@ def test_parallel_runs_equal_sequential_ones(store, tmp_path):
     sequential = training.lstm_experiment("smoke", store=other, n_jobs=1, **kwargs)
     cols = ["condition", "seed", "steps_to_threshold", "censored", "val_loss_final", "best_val_loss", "key"]
     pd.testing.assert_frame_equal(parallel[cols], sequential[cols])
-
-
-def test_pretrain_spectrograms_refuses_none(store):
-    with pytest.raises(ParameterError, match="no pre-training data"):
-        pretraining.pretrain_spectrograms("smoke", condition="none", store=store)
 
 
 @pytest.mark.parametrize("kwargs, match", [({"seeds": [0, 0]}, "distinct"), ({"conditions": ["fr"]}, "unknown"),
