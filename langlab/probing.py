@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from langlab.errors import DataError, ParameterError, check
+from langlab.errors import (DataError, ParameterError, check, check_choice, check_int, check_number, check_tuple,
+                            checked)
 from langlab.presets import as_preset
 from langlab.representations import mel_stats, read_states
 from langlab.svm import BATCH_MAX_DIMS, predict_label_sets
@@ -102,25 +103,17 @@ class ProbeConfig:
     seed: int = 0
 
     def __post_init__(self):
-        check(isinstance(self.n_splits, int) and self.n_splits >= 2,
-              f"n_splits must be an integer >= 2, got {self.n_splits!r}")
-        check(isinstance(self.n_permutations, int) and self.n_permutations >= 0,
-              f"n_permutations must be an integer >= 0, got {self.n_permutations!r}")
-        check(isinstance(self.permutation_tasks, tuple)
-              and all(t in TASKS for t in self.permutation_tasks),
-              f"permutation_tasks must be a tuple of {TASKS}, got {self.permutation_tasks!r}")
-        check(self.C > 0, f"C must be > 0, got {self.C!r}")
-        check(isinstance(self.max_iter, int) and self.max_iter > 0,
-              f"max_iter must be a positive integer, got {self.max_iter!r}")
-        check(self.solver in ("batched", "liblinear"),
-              f"solver must be 'batched' or 'liblinear', got {self.solver!r}")
-        check(0 < self.test_size < 1, f"test_size must lie in (0, 1), got {self.test_size!r}")
-        check(self.n_frames is None or (isinstance(self.n_frames, int) and self.n_frames >= 1),
-              f"n_frames must be None or an integer >= 1, got {self.n_frames!r}")
-        check(self.tsne_perplexity > 0,
-              f"tsne_perplexity must be > 0, got {self.tsne_perplexity!r}")
-        check(isinstance(self.seed, int) and self.seed >= 0,
-              f"seed must be an integer >= 0, got {self.seed!r}")
+        checked(self, "n_splits", check_int, minimum=2)
+        checked(self, "n_permutations", check_int, minimum=0)
+        checked(self, "permutation_tasks", check_tuple, item=lambda t, name: check_choice(t, name, TASKS))
+        checked(self, "C", check_number, minimum=0, open_low=True)
+        checked(self, "max_iter", check_int, minimum=1)
+        check_choice(self.solver, "solver", ("batched", "liblinear"))
+        checked(self, "test_size", check_number, minimum=0, maximum=1, open_low=True, open_high=True)
+        if self.n_frames is not None:
+            checked(self, "n_frames", check_int, minimum=1)
+        checked(self, "tsne_perplexity", check_number, minimum=0, open_low=True)
+        checked(self, "seed", check_int, minimum=0)
 
 
 PRESETS = {
