@@ -46,7 +46,7 @@ import pandas as pd
 
 from langlab import feature_store
 from langlab.dsp import _is_number, empty_mel_filters, max_n_mels, scale_global, scale_minmax
-from langlab.dsp import waveform_features  # noqa: F401  (langlab.training calls features.waveform_features)
+from langlab.dsp import waveform_features  # noqa: F401  (re-exported: langlab.pretraining calls it)
 from langlab.errors import DataError, ParameterError, check
 from langlab.presets import as_preset
 from langlab.store import Store, default_store
