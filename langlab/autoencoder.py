@@ -470,22 +470,8 @@ def ae_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=Non
                   data_dir=None, progress: bool = True) -> pd.DataFrame:
     """Train (or load from the store) the autoencoder for every pre-training condition and seed.
 
-    Parameters
-    ----------
-    preset : str or Preset
-        ``"smoke"``, ``"book"``, ``"paper"`` or a :class:`~langlab.presets.Preset`; its
-        ``autoencoder`` config sets the model and schedule.
-    seeds, conditions : sequences, optional
-        Default ``preset.autoencoder.seeds`` and ``.conditions``.
-    store : Store, optional
-        The artifact store (default: the project's).
-    n_jobs : int, optional
-        Parallel runs through joblib (default ``preset.autoencoder.n_jobs``); each worker uses
-        ``preset.autoencoder.threads`` TensorFlow threads.
-    data_dir : path, optional
-        A Common Voice download; default the embedded corpus.
-    progress : bool
-        A progress bar over the runs computed in this process (stderr).
+    :func:`langlab.runs.experiment` of :data:`SPEC` (parameters there), with the preset's
+    ``autoencoder`` config: model, schedule, seeds, conditions, ``n_jobs``, ``threads``.
 
     Returns
     -------

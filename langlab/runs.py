@@ -227,9 +227,28 @@ def model_entries(spec: ModelSpec, preset, *, seeds=None, conditions=None, store
 
 
 def experiment(spec: ModelSpec, preset, **kwargs: Any) -> pd.DataFrame:
-    """Train (or load from the store) a model for every condition and seed: one result row a unit.
-    Keywords: ``seeds``, ``conditions``, ``store``, ``n_jobs``, ``data_dir``, ``progress``
-    (see :func:`langlab.training.lstm_experiment`)."""
+    """Train (or load from the store) a model for every condition and seed: one result row a
+    unit (``spec.result``), in the order conditions x seeds.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        The model (:data:`langlab.training.SPEC`, :data:`langlab.autoencoder.SPEC`, ...).
+    preset : str or Preset
+        ``"smoke"``, ``"book"``, ``"paper"`` or a :class:`~langlab.presets.Preset`; its
+        ``spec.config`` field holds the model's config.
+    seeds, conditions : sequences, optional
+        Default: the config's ``seeds`` and ``conditions``.
+    store : Store, optional
+        The artifact store (default: the project's).
+    n_jobs : int, optional
+        Parallel units through joblib (default: the config's ``n_jobs``; 1 runs them one after
+        the other in this process). Each worker uses the config's ``threads`` TensorFlow threads.
+    data_dir : path, optional
+        A Common Voice download; default the embedded corpus.
+    progress : bool
+        A progress bar over the units computed in this process (stderr).
+    """
     preset = as_preset(preset)
     return table(spec, preset, model_entries(spec, preset, **kwargs))
 

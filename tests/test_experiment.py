@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from langlab import experiment as ex
+from langlab import run_output as ro
 from langlab.errors import DataError, ParameterError
 from langlab.store import Store, atomic_write_json
 
@@ -39,7 +40,7 @@ def free_port() -> int:
 def results_content(out: Path) -> dict:
     """Every results table (CSV and JSON) of an output folder, for comparing two runs."""
     found = {p.name: p.read_text() for p in sorted(out.glob("*.csv"))}
-    found[ex.RESULTS_FILE] = json.loads((out / ex.RESULTS_FILE).read_text())
+    found[ro.RESULTS_FILE] = json.loads((out / ro.RESULTS_FILE).read_text())
     return found
 
 
@@ -53,7 +54,7 @@ def _not_common_voice(tmp_path: Path) -> list[str]:
 
 def _other_preset_out(tmp_path: Path) -> list[str]:
     out = tmp_path / "out"
-    atomic_write_json(out / ex.RUN_FILE, {"preset": "book", "config_hash": "0123456789abcdef"})
+    atomic_write_json(out / ro.RUN_FILE, {"preset": "book", "config_hash": "0123456789abcdef"})
     return ["--out", str(out)]
 
 
@@ -95,50 +96,50 @@ def test_unknown_condition_is_refused():
 # --- the output folder guard --------------------------------------------------------------------
 def test_out_folder_accepts_same_config_and_refuses_others(tmp_path):
     preset = ex.get_preset("smoke")
-    info = ex.run_info(preset, data_dir=None, seeds=(0, 1), conditions=None)
+    info = ro.run_info(preset, data_dir=None, seeds=(0, 1), conditions=None)
     out = tmp_path / "out"
-    ex.check_out(out, info)  # a new folder is fine
-    atomic_write_json(out / ex.RUN_FILE, info)
-    ex.check_out(out, info)  # the same configuration again: resume / overwrite
-    other_seeds = ex.run_info(preset, data_dir=None, seeds=(0, 1, 2), conditions=None)
+    ro.check_out(out, info)  # a new folder is fine
+    atomic_write_json(out / ro.RUN_FILE, info)
+    ro.check_out(out, info)  # the same configuration again: resume / overwrite
+    other_seeds = ro.run_info(preset, data_dir=None, seeds=(0, 1, 2), conditions=None)
     with pytest.raises(ParameterError, match=r"preset 'smoke' with other seeds.*delete it"):
-        ex.check_out(out, other_seeds)
-    book = ex.run_info(ex.get_preset("book"), data_dir=None, seeds=None, conditions=None)
+        ro.check_out(out, other_seeds)
+    book = ro.run_info(ex.get_preset("book"), data_dir=None, seeds=None, conditions=None)
     with pytest.raises(ParameterError, match=r"holds results of preset 'smoke'"):
-        ex.check_out(out, book)
-    (out / ex.RUN_FILE).write_text("{not json")
+        ro.check_out(out, book)
+    (out / ro.RUN_FILE).write_text("{not json")
     with pytest.raises(DataError, match="unreadable run.json"):
-        ex.check_out(out, info)
+        ro.check_out(out, info)
 
 
 def test_out_folder_with_foreign_results_or_a_file_is_refused(tmp_path):
-    info = ex.run_info(ex.get_preset("smoke"), data_dir=None, seeds=None, conditions=None)
+    info = ro.run_info(ex.get_preset("smoke"), data_dir=None, seeds=None, conditions=None)
     (tmp_path / "file").write_text("x")
     with pytest.raises(ParameterError, match="is a file"):
-        ex.check_out(tmp_path / "file", info)
+        ro.check_out(tmp_path / "file", info)
     (tmp_path / "out").mkdir()
-    (tmp_path / "out" / ex.RESULTS_FILE).write_text("{}")
+    (tmp_path / "out" / ro.RESULTS_FILE).write_text("{}")
     with pytest.raises(ParameterError, match="without a run.json"):
-        ex.check_out(tmp_path / "out", info)
+        ro.check_out(tmp_path / "out", info)
 
 
 def test_config_hash_is_stable_and_sensitive():
     preset = ex.get_preset("smoke")
-    a = ex.run_info(preset, data_dir=None, seeds=None, conditions=None)
-    assert a == ex.run_info(ex.get_preset("smoke"), data_dir=None, seeds=None, conditions=None)
+    a = ro.run_info(preset, data_dir=None, seeds=None, conditions=None)
+    assert a == ro.run_info(ex.get_preset("smoke"), data_dir=None, seeds=None, conditions=None)
     for change in ({"seeds": (0,)}, {"conditions": ("es",)}, {"data_dir": Path("/cv")}):
         kwargs = {"data_dir": None, "seeds": None, "conditions": None, **change}
-        assert ex.run_info(preset, **kwargs)["config_hash"] != a["config_hash"]
+        assert ro.run_info(preset, **kwargs)["config_hash"] != a["config_hash"]
 
 
 # --- bookkeeping: wall-clock columns, reuse counting, joblib fan-out ----------------------------
 def test_wall_clock_columns_go_to_timings():
     table = pd.DataFrame({"condition": ["none", "es"], "seed": [0, 0], "steps_to_threshold": [40, 30],
                           "seconds_to_threshold": [12.5, 9.1], "train_seconds": [20.0, 19.0]})
-    results, wall = ex.split_wall_clock(table)
+    results, wall = ro.split_wall_clock(table)
     assert list(results.columns) == ["condition", "seed", "steps_to_threshold"]
     assert list(wall.columns) == ["condition", "seed", "seconds_to_threshold", "train_seconds"]
-    same, none = ex.split_wall_clock(results)
+    same, none = ro.split_wall_clock(results)
     assert none is None and same is results
 
 
@@ -228,23 +229,23 @@ def reference_run(tmp_path_factory):
 @pytest.mark.slow
 def test_smoke_run_writes_results_and_rerun_reuses_everything(reference_run):
     home, out, stdout = reference_run
-    run = json.loads((out / ex.RUN_FILE).read_text())
+    run = json.loads((out / ro.RUN_FILE).read_text())
     assert run["preset"] == "smoke" and run["complete"]
     for name in run["files"]:
         assert (out / name).is_file(), name
     assert (out / "lstm_training.csv").is_file() and (out / "lstm_probes.csv").is_file()
     assert list(out.glob("*.png")), "no figures written"
-    results = json.loads((out / ex.RESULTS_FILE).read_text())
+    results = json.loads((out / ro.RESULTS_FILE).read_text())
     for records in results["tables"].values():
         for row in records:
-            assert not any(ex.WALL_CLOCK.search(column) for column in row), row
-    timings = json.loads((out / ex.TIMINGS_FILE).read_text())
+            assert not any(ro.WALL_CLOCK.search(column) for column in row), row
+    timings = json.loads((out / ro.TIMINGS_FILE).read_text())
     assert timings["seconds"] > 0 and len(timings["stages"]) == len(ex.STAGES)
     assert "finished in" in stdout
     before = results_content(out)
     again = langlab_run(*SMOKE, "--out", str(out), home=home)
     assert again.returncode == 0, again.stderr[-3000:]
-    stages = json.loads((out / ex.TIMINGS_FILE).read_text())["stages"]
+    stages = json.loads((out / ro.TIMINGS_FILE).read_text())["stages"]
     assert sum(s["entries_computed"] for s in stages) == 0, stages
     assert sum(s["ran"] for s in stages) == 0, stages
     assert results_content(out) == before
@@ -293,11 +294,11 @@ def test_kill_9_then_resume_redoes_nothing_and_matches(reference_run, tmp_path):
         proc.wait()
     finished_before = {f"{e.stage}/{e.key}" for e in store.entries()}
     assert finished_before
-    assert not (out / ex.RESULTS_FILE).exists()
+    assert not (out / ro.RESULTS_FILE).exists()
     resumed = langlab_run(*SMOKE, "--out", str(out), "--quiet", home=home)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "%|" not in resumed.stderr, resumed.stderr[-3000:]  # --quiet: no progress bar at all
-    timings = json.loads((out / ex.TIMINGS_FILE).read_text())
+    timings = json.loads((out / ro.TIMINGS_FILE).read_text())
     reused = sum(s["entries_reused"] for s in timings["stages"])
     # Every entry finished before the kill is reused, none is computed again.
     assert reused >= len(finished_before), (reused, finished_before)
@@ -317,6 +318,6 @@ def test_dask_cluster_gives_the_same_results(reference_run, tmp_path, tmp_home):
                            "--out", str(tmp_path / "out"), home=tmp_home)
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"on Dask cluster {cluster.scheduler_address}" in done.stdout
-    timings = json.loads((tmp_path / "out" / ex.TIMINGS_FILE).read_text())
+    timings = json.loads((tmp_path / "out" / ro.TIMINGS_FILE).read_text())
     assert timings["scheduler"] == cluster.scheduler_address
     assert results_content(tmp_path / "out") == results_content(reference_out)

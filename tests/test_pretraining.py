@@ -66,7 +66,7 @@ def test_a_registered_condition_runs_through_the_runner(reversed_spanish, smoke_
 
 
 @pytest.mark.slow
-def test_a_stored_condition_is_made_once(smoke_store, monkeypatch):
+def test_a_stored_condition_is_made_once(smoke_store):
     calls = []
 
     @pretraining.register("toy_stored", stored=True)
