@@ -556,12 +556,12 @@ def input_representations(S) -> dict[str, np.ndarray]:
       make each probe much slower (4 x 4 blocks: 470 numbers, about 6 times the time; see the
       chapter's exercises).
     - ``"mel_stats"``: per-band mean and standard deviation over time
-      (:func:`langlab.probing.mel_stats`), Chapter 4's no-network baseline.
+      (:func:`langlab.representations.mel_stats`), Chapter 4's no-network baseline.
     """
-    from langlab import probing
+    from langlab.representations import mel_stats
     S = np.asarray(S, dtype=np.float32)
     return {"spectrogram": pool_spectrograms(S, size=INPUT_POOL).reshape(len(S), -1),
-            "mel_stats": probing.mel_stats(S)}
+            "mel_stats": mel_stats(S)}
 
 
 def _probe_key(preset, condition: str, seed: int) -> dict[str, Any]:

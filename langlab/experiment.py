@@ -6,7 +6,7 @@ results tables (CSV and JSON) and the main figures (PNG) into one output folder:
 1. corpus selection and speaker-disjoint splits (:func:`langlab.corpus.prepare`, Chapter 1),
 2. mel spectrograms, full band and low-passed (:func:`langlab.features.for_preset`, Chapter 2),
 3. the next-frame LSTM for every (pre-training condition, seed) (:mod:`langlab.training`, Chapter 3),
-4. probes of its hidden and cell states (:func:`langlab.probing.lstm_probe_experiment`, Chapter 4),
+4. probes of its hidden and cell states (:func:`langlab.lstm_probes.lstm_probe_experiment`, Chapter 4),
 5. the convolutional autoencoder and its latent probes (:mod:`langlab.autoencoder`, Chapter 5).
 
 It calls the *same* functions as the chapters, with the same store, so that after
@@ -431,7 +431,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("corpus", _stage_corpus, (), ("synth", "corpus")),
     Stage("features", _stage_features, ("corpus",), ("features", pretraining.STAGE)),
     Stage("lstm", _stage_lstm, ("features",), ("lstm",)),
-    Stage("lstm probes", _probe_stage("probing", "lstm_probe_experiment", "lstm_probes"), ("lstm",),
+    Stage("lstm probes", _probe_stage("lstm_probes", "lstm_probe_experiment", "lstm_probes"), ("lstm",),
           ("lstm_probes",)),
     Stage("autoencoder", _stage_autoencoder, ("features",), ("autoencoder",)),
     Stage("autoencoder probes", _probe_stage("autoencoder", "ae_probe_experiment", "ae_probes"),

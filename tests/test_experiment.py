@@ -255,14 +255,14 @@ def test_smoke_run_writes_results_and_rerun_reuses_everything(reference_run):
 def test_chapter_functions_find_everything_after_a_run(reference_run, monkeypatch):
     """The book's chapters call these functions with the default store: after `langlab run`
     they compute nothing (here with the run's two conditions; the book uses all five)."""
-    from langlab import autoencoder, probing, training
+    from langlab import autoencoder, lstm_probes, training
     home, _, _ = reference_run
     monkeypatch.setenv("LANGLAB_HOME", str(home))
     store = Store()
     before = {f"{e.stage}/{e.key}" for e in store.entries()}
     conditions = ["none", "it"]
     runs = training.lstm_experiment("smoke", conditions=conditions)
-    probing.lstm_probe_experiment("smoke", conditions=conditions)
+    lstm_probes.lstm_probe_experiment("smoke", conditions=conditions)
     autoencoder.ae_experiment("smoke", conditions=conditions)
     autoencoder.ae_probe_experiment("smoke", conditions=conditions)
     assert {f"{e.stage}/{e.key}" for e in store.entries()} == before
