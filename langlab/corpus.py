@@ -136,9 +136,9 @@ class CorpusConfig:
         for name in ("max_clips_per_locale", "n_train"):
             if getattr(self, name) is not None:
                 checked(self, name, check_int, minimum=1)
-        checked(self, "min_duration", check_number, minimum=0, unit="s")
+        check_number(self.min_duration, "min_duration", minimum=0, unit="s")
         if self.max_duration is not None:
-            checked(self, "max_duration", check_number, minimum=self.min_duration, open_low=True, unit="s")
+            check_number(self.max_duration, "max_duration", minimum=self.min_duration, open_low=True, unit="s")
         for name in ("n_val", "min_val_speakers", "n_pretrain", "n_probe", "min_probe_speakers"):
             checked(self, name, check_int, minimum=1)
         checked(self, "seed", check_int, minimum=0)

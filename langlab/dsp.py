@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from langlab.errors import ParameterError, check
+from langlab.errors import ParameterError, check, check_number
 
 if TYPE_CHECKING:
     from langlab.features import FeatureConfig
@@ -39,11 +39,6 @@ __all__ = ["check_audio", "lowpass_sos", "lowpass", "mel_filterbank", "empty_mel
 
 #: Largest float32 array (bytes) one STFT batch may create; bounds the memory of a worker.
 _BATCH_BYTES = 16 * 2**20
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)) \
-        and math.isfinite(float(value))
 
 
 def check_audio(y: Any, *, name: str = "y") -> np.ndarray:
@@ -74,8 +69,8 @@ def lowpass_sos(*, sr: int, cutoff_hz: float, order: int = 4) -> np.ndarray:
     """Butterworth low-pass as second-order sections ``[n_sections, 6]`` (Chapter 2)."""
     from scipy import signal
 
-    check(_is_number(cutoff_hz) and 0 < cutoff_hz < sr / 2,
-          f"cutoff_hz must be between 0 and the Nyquist frequency sr/2 = {sr / 2:g} Hz, got {cutoff_hz!r}")
+    check_number(cutoff_hz, "cutoff_hz", minimum=0, maximum=sr / 2, open_low=True, open_high=True,
+                 unit="Hz (below the Nyquist frequency sr/2)")
     return signal.butter(int(order), float(cutoff_hz), btype="low", fs=sr, output="sos")
 
 
@@ -289,7 +284,7 @@ def power_to_db(S: np.ndarray, *, ref: str | float = "min", amin: float = 1e-10,
     elif ref == "max":
         ref_db = log.max(axis=(-2, -1))
     else:
-        check(_is_number(ref) and ref > 0, f"ref must be 'min', 'max' or a positive power, got {ref!r}")
+        check_number(ref, "ref ('min', 'max' or a positive power)", minimum=0, open_low=True)
         ref_db = np.full(S.shape[:-2], 10.0 * np.log10(max(float(ref), amin)))
     S_db = log - ref_db[..., None, None]
     if top_db is not None:

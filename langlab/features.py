@@ -45,9 +45,9 @@ import numpy as np
 import pandas as pd
 
 from langlab import feature_store
-from langlab.dsp import _is_number, empty_mel_filters, max_n_mels, scale_global, scale_minmax
-from langlab.dsp import waveform_features  # noqa: F401  (re-exported: langlab.pretraining calls it)
-from langlab.errors import DataError, ParameterError, check
+from langlab.dsp import empty_mel_filters, max_n_mels, scale_global, scale_minmax
+from langlab.errors import (DataError, ParameterError, check, check_choice, check_int, check_number,
+                            checked)
 from langlab.presets import as_preset
 from langlab.store import Store, default_store
 
@@ -60,10 +60,6 @@ STAGE = "features"
 SHARD_SIZE = 32
 #: Modules whose source is part of a feature entry's key.
 CODE = ("langlab.features", "langlab.dsp", "langlab.feature_store", "langlab.audio")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 # --------------------------------------------------------------------------------------------
@@ -139,48 +135,38 @@ class FeatureConfig:
     scaling: str = "clip"
 
     def __post_init__(self):
-        check(_is_int(self.sr) and self.sr > 0, f"sr must be a positive integer in Hz, got {self.sr!r}")
-        check(_is_number(self.duration) and self.duration > 0,
-              f"duration must be a positive number of seconds, got {self.duration!r}")
+        checked(self, "sr", check_int, minimum=1)
+        check_number(self.duration, "duration", minimum=0, open_low=True, unit="s")
         n_samples = self.n_samples
         check(n_samples >= 1, f"duration={self.duration!r} s at sr={self.sr} gives no samples")
-        check(_is_int(self.n_fft) and self.n_fft >= 2,
-              f"n_fft must be an integer >= 2 (samples per STFT window), got {self.n_fft!r}")
+        checked(self, "n_fft", check_int, minimum=2)
         check(self.n_fft <= n_samples,
               f"n_fft={self.n_fft} is longer than the clip: duration={self.duration} s at sr={self.sr} "
               f"gives {n_samples} samples; use n_fft <= {n_samples} or a longer duration")
-        check(_is_int(self.hop_length) and self.hop_length > 0,
-              f"hop_length must be a positive integer (samples between frames), got {self.hop_length!r}")
+        checked(self, "hop_length", check_int, minimum=1)
         check(self.hop_length <= self.n_fft,
               f"hop_length={self.hop_length} is larger than n_fft={self.n_fft}: samples between windows "
               "would never be analysed; use hop_length <= n_fft")
-        check(_is_int(self.n_mels) and self.n_mels >= 1, f"n_mels must be a positive integer, got {self.n_mels!r}")
+        checked(self, "n_mels", check_int, minimum=1)
         nyquist = self.sr / 2
-        check(_is_number(self.fmin) and 0 <= self.fmin < nyquist,
-              f"fmin must be >= 0 Hz and below the Nyquist frequency sr/2 = {nyquist:g} Hz, got {self.fmin!r}")
-        check(self.fmax is None or (_is_number(self.fmax) and self.fmin < self.fmax <= nyquist),
-              f"fmax must be None (= sr/2) or in ({self.fmin:g}, {nyquist:g}] Hz (above fmin, at most the "
-              f"Nyquist frequency sr/2), got {self.fmax!r}")
-        check(self.lowpass_hz is None or (_is_number(self.lowpass_hz) and 0 < self.lowpass_hz < nyquist),
-              f"lowpass_hz must be None (full band) or a cut-off in Hz between 0 and the Nyquist frequency "
-              f"sr/2 = {nyquist:g} Hz (exclusive), got {self.lowpass_hz!r}")
-        check(_is_int(self.lowpass_order) and 1 <= self.lowpass_order <= 12,
-              f"lowpass_order must be an integer from 1 to 12, got {self.lowpass_order!r}")
-        check(self.ref in ("min", "max") or (_is_number(self.ref) and self.ref > 0),
-              f"ref must be 'min', 'max' or a positive power, got {self.ref!r}")
-        check(_is_number(self.amin) and self.amin > 0, f"amin must be a positive number, got {self.amin!r}")
-        check(self.top_db is None or (_is_number(self.top_db) and self.top_db > 0),
-              f"top_db must be None or a positive number of dB, got {self.top_db!r}")
-        check(_is_number(self.silence_abs_db) and self.silence_abs_db <= 0,
-              f"silence_abs_db must be a level in dB re full scale (<= 0), got {self.silence_abs_db!r}")
-        check(_is_number(self.silence_margin_db) and self.silence_margin_db >= 0,
-              f"silence_margin_db must be >= 0 dB, got {self.silence_margin_db!r}")
-        check(_is_number(self.silence_floor_percentile) and 0 <= self.silence_floor_percentile <= 100,
-              f"silence_floor_percentile must be in [0, 100], got {self.silence_floor_percentile!r}")
-        check(_is_number(self.max_silent_fraction) and 0 < self.max_silent_fraction <= 1,
-              f"max_silent_fraction must be in (0, 1], got {self.max_silent_fraction!r}")
-        check(self.scaling in ("clip", "global"),
-              f"scaling must be 'clip' (per-clip min-max) or 'global' (one dB range), got {self.scaling!r}")
+        check_number(self.fmin, "fmin", minimum=0, maximum=nyquist, open_high=True, unit="Hz (below sr/2)")
+        if self.fmax is not None:
+            check_number(self.fmax, "fmax", minimum=self.fmin, maximum=nyquist, open_low=True,
+                         unit="Hz (above fmin, at most sr/2; None: sr/2)")
+        if self.lowpass_hz is not None:
+            check_number(self.lowpass_hz, "lowpass_hz", minimum=0, maximum=nyquist, open_low=True,
+                         open_high=True, unit="Hz (None: full band)")
+        checked(self, "lowpass_order", check_int, minimum=1, maximum=12)
+        if self.ref not in ("min", "max"):
+            check_number(self.ref, "ref ('min', 'max' or a power)", minimum=0, open_low=True)
+        check_number(self.amin, "amin", minimum=0, open_low=True)
+        if self.top_db is not None:
+            check_number(self.top_db, "top_db", minimum=0, open_low=True, unit="dB")
+        check_number(self.silence_abs_db, "silence_abs_db", maximum=0, unit="dB re full scale")
+        check_number(self.silence_margin_db, "silence_margin_db", minimum=0, unit="dB")
+        check_number(self.silence_floor_percentile, "silence_floor_percentile", minimum=0, maximum=100)
+        check_number(self.max_silent_fraction, "max_silent_fraction", minimum=0, maximum=1, open_low=True)
+        check_choice(self.scaling, "scaling ('clip': per-clip min-max, 'global': one dB range)", ("clip", "global"))
         empty = empty_mel_filters(sr=self.sr, n_fft=self.n_fft, n_mels=self.n_mels, fmin=float(self.fmin),
                                   fmax=self.fmax_hz)
         if empty:
@@ -380,7 +366,7 @@ def extract(clips_or_table, *, config: FeatureConfig, store: Store | None = None
     assembles the same bytes as an uninterrupted run.
     """
     check(isinstance(config, FeatureConfig), f"config must be a FeatureConfig, got {type(config).__name__}")
-    check(_is_int(n_jobs) and (n_jobs >= 1 or n_jobs == -1), f"n_jobs must be >= 1 or -1, got {n_jobs!r}")
+    check_int(n_jobs, "n_jobs", minimum=1, also=(-1,))
     table, root, inputs, upstream_skipped = feature_store.table_source(clips_or_table)
     store = default_store(store)
     selection = feature_store.selection_id(table, root)

@@ -172,9 +172,9 @@ def noise_waveforms(waveforms: Sequence[np.ndarray], *, n_clips: int, n_samples:
 def speech_shaped_noise(clips, *, seed: int) -> np.ndarray:
     """As many noise clips as one language has pre-training clips, each :func:`noise_waveforms`
     shaped after all the pre-training clips, then low-passed and turned into a scaled mel
-    spectrogram exactly like the speech clips (:func:`langlab.features.waveform_features`,
+    spectrogram exactly like the speech clips (:func:`langlab.dsp.waveform_features`,
     :meth:`~langlab.features.FeatureSet.scaled`)."""
-    from langlab import audio, features
+    from langlab import audio, dsp
     table = clips.table.reset_index(drop=True)
     check(len(table) >= 1, "no pre-training clips to shape the noise after", DataError)
     n_clips = int(table["locale"].value_counts().max())
@@ -182,7 +182,7 @@ def speech_shaped_noise(clips, *, seed: int) -> np.ndarray:
     speech = [audio.load_audio(p, sr=fc.sr, duration=fc.duration) for p in table["path"]]
     y = noise_waveforms(speech, n_clips=n_clips, n_samples=fc.n_samples, seed=seed)
     n_real = [len(speech[i % len(speech)][:fc.n_samples]) for i in range(n_clips)]
-    S_db, info = features.waveform_features(np.stack(y), config=fc, n_real=n_real)
+    S_db, info = dsp.waveform_features(np.stack(y), config=fc, n_real=n_real)
     # Scaled by the speech clips' own rule (FeatureSet.scaled), whatever config.scaling says.
     noise = dataclasses.replace(clips, S_db=S_db, table=info, skipped=clips.skipped.iloc[:0], path=None)
     return noise.scaled()

@@ -104,13 +104,13 @@ class ProbeConfig:
         checked(self, "n_splits", check_int, minimum=2)
         checked(self, "n_permutations", check_int, minimum=0)
         checked(self, "permutation_tasks", check_tuple, item=lambda t, name: check_choice(t, name, TASKS))
-        checked(self, "C", check_number, minimum=0, open_low=True)
+        check_number(self.C, "C", minimum=0, open_low=True)
         checked(self, "max_iter", check_int, minimum=1)
         check_choice(self.solver, "solver", ("batched", "liblinear"))
-        checked(self, "test_size", check_number, minimum=0, maximum=1, open_low=True, open_high=True)
+        check_number(self.test_size, "test_size", minimum=0, maximum=1, open_low=True, open_high=True)
         if self.n_frames is not None:
             checked(self, "n_frames", check_int, minimum=1)
-        checked(self, "tsne_perplexity", check_number, minimum=0, open_low=True)
+        check_number(self.tsne_perplexity, "tsne_perplexity", minimum=0, open_low=True)
         checked(self, "seed", check_int, minimum=0)
 
 
