@@ -96,6 +96,8 @@ def corpus_folder(path: str | os.PathLike | None, *, tsv: str = "validated.tsv")
 # langlab synth OUT_DIR  (langlab.synth, Chapter 1)
 # --------------------------------------------------------------------------------------------
 def _synth(args: argparse.Namespace) -> int:
+    """Generate a synthetic multilingual corpus in Common Voice's layout (Chapter 1):
+    OUT_DIR/<release>/<locale>/clips/*.mp3 and validated.tsv. `langlab info OUT_DIR` reads it back."""
     from langlab.synth import PRESETS, write_corpus
 
     base = PRESETS[args.preset]
@@ -117,11 +119,7 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_synth(sub) -> None:
-    p = sub.add_parser("synth", help="generate the embedded eSpeak NG corpus in Common Voice layout",
-                       description="Generate a synthetic multilingual corpus in Common Voice's layout "
-                                   "(Chapter 1): OUT_DIR/<release>/<locale>/clips/*.mp3 and "
-                                   "validated.tsv. `langlab info OUT_DIR` reads it back.")
+def _synth_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("out_dir", metavar="OUT_DIR", help="folder to write the release folder into")
     p.add_argument("--languages", type=comma_list, default=None, metavar="LIST",
                    help="comma-separated locale codes (default: the preset's, es,it,ja)")
@@ -133,13 +131,14 @@ def _add_synth(sub) -> None:
     p.add_argument("--lexicon-dir", default=None, metavar="DIR",
                    help="extra folder of <code>.yml lexicons (to add languages)")
     _add(p, "preset", "jobs", "quiet")
-    p.set_defaults(func=_synth)
 
 
 # --------------------------------------------------------------------------------------------
 # langlab info CV_DIR  (langlab.corpus, Chapter 1)
 # --------------------------------------------------------------------------------------------
 def _info(args: argparse.Namespace) -> int:
+    """Per locale: clips, speakers, hours; then every flagged and every broken clip by file name
+    with the reason (Chapter 1)."""
     from langlab.corpus import FLAGGED_SHOWN, read_corpus, summarize
 
     root = corpus_folder(args.cv_dir, tsv=args.tsv)
@@ -172,12 +171,9 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_info(sub) -> None:
+def _info_options(p: argparse.ArgumentParser) -> None:
     from langlab.corpus import FLAGGED_SHOWN
 
-    p = sub.add_parser("info", help="summarize a Common Voice folder: clips, speakers, hours, broken clips",
-                       description="Per locale: clips, speakers, hours; then every flagged and every "
-                                   "broken clip by file name with the reason (Chapter 1).")
     p.add_argument("cv_dir", metavar="CV_DIR",
                    help="a Common Voice release folder, one locale folder, or a folder holding one release")
     p.add_argument("--locales", type=comma_list, default=None, metavar="LIST",
@@ -187,13 +183,15 @@ def _add_info(sub) -> None:
                    help=f"list every flagged clip (default: the first {FLAGGED_SHOWN}; broken ones are "
                         "always all listed)")
     _add(p, "jobs", "quiet", jobs_help="threads reading clip headers")
-    p.set_defaults(func=_info)
 
 
 # --------------------------------------------------------------------------------------------
 # langlab features [CV_DIR] --preset book [--lowpass HZ] [--out DIR]  (langlab.features, Chapter 2)
 # --------------------------------------------------------------------------------------------
 def _features(args: argparse.Namespace) -> int:
+    """Compute the mel spectrograms of a preset's clips (every role but 'unused') into the store,
+    with a progress bar; a rerun reuses them and an interrupted run resumes. Broken clips are
+    listed by file name with the reason (Chapter 2)."""
     from langlab.features import for_preset
     from langlab.presets import get_preset
     from langlab.store import Store
@@ -235,12 +233,7 @@ def _features(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_features(sub) -> None:
-    p = sub.add_parser(
-        "features", help="mel spectrograms of a Common Voice folder (or the embedded corpus), cached",
-        description="Compute the mel spectrograms of a preset's clips (every role but 'unused') into the "
-                    "store, with a progress bar; a rerun reuses them and an interrupted run resumes. "
-                    "Broken clips are listed by file name with the reason (Chapter 2).")
+def _features_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("cv_dir", metavar="CV_DIR", nargs="?", default=None,
                    help="a Common Voice release or locale folder, or a folder holding one release "
                         "(default: the embedded corpus)")
@@ -249,13 +242,15 @@ def _add_features(sub) -> None:
     p.add_argument("--out", default=None, metavar="DIR",
                    help="also copy S_db.npy, table.csv, skipped.csv and manifest.json into DIR")
     _add(p, "preset", "jobs", "store", "quiet")
-    p.set_defaults(func=_features)
 
 
 # --------------------------------------------------------------------------------------------
 # langlab run --preset book [--data CV_DIR]  (langlab.experiment; appendix "Running on real data")
 # --------------------------------------------------------------------------------------------
 def _run(args: argparse.Namespace) -> int:
+    """Run the whole experiment of the book: corpus and splits, features, every (model,
+    condition, seed) training, probes; write results tables (CSV, JSON) and figures (PNG) to
+    --out. Resumable: run it again after an interruption and it continues from the store."""
     from langlab.experiment import run_experiment
 
     summary = run_experiment(args.preset, data_dir=corpus_folder(args.data), out=args.out, seeds=args.seeds,
@@ -266,15 +261,9 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_run(sub) -> None:
+def _run_options(p: argparse.ArgumentParser) -> None:
     from langlab.experiment import SCHEDULER_TIMEOUT
 
-    p = sub.add_parser(
-        "run", help="run the whole experiment (corpus to probes) and write results tables and figures",
-        description="Run the whole experiment of the book: corpus and splits, features, every "
-                    "(model, condition, seed) training, probes; write results tables (CSV, JSON) and "
-                    "figures (PNG) to --out. Resumable: run it again after an interruption and it "
-                    "continues from the store.")
     p.add_argument("--data", metavar="CV_DIR", default=None,
                    help="a Common Voice download (default: the embedded synthetic corpus)")
     p.add_argument("--out", metavar="DIR", default=None, help="output folder (default: langlab-results/<preset>)")
@@ -290,17 +279,29 @@ def _add_run(sub) -> None:
                    help="units run in parallel (default: the preset's, 2 local worker processes; with "
                         "--scheduler, all workers; -1: one a core)")
     _add(p, "preset", "store", "quiet")
-    p.set_defaults(func=_run)
 
 
 # --------------------------------------------------------------------------------------------
+#: name -> (what it runs, what options it takes, one-line help), in help order.
+SUBCOMMANDS = {
+    "synth": (_synth, _synth_options, "generate the embedded eSpeak NG corpus in Common Voice layout"),
+    "info": (_info, _info_options, "summarize a Common Voice folder: clips, speakers, hours, broken clips"),
+    "features": (_features, _features_options, "mel spectrograms of a Common Voice folder (or the embedded "
+                                               "corpus), cached"),
+    "run": (_run, _run_options, "run the whole experiment (corpus to probes) and write results tables "
+                                "and figures"),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="langlab",
                      description="Speech-representation pipeline behind the book 'What a network hears first'.")
     parser.add_argument("--version", action="version", version=f"langlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for add in (_add_synth, _add_info, _add_features, _add_run):
-        add(sub)
+    for name, (run, add_options, summary) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=summary, description=" ".join(run.__doc__.split()))
+        add_options(p)
+        p.set_defaults(func=run)
     return parser
 
 
