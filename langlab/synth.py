@@ -158,6 +158,7 @@ class SynthConfig:
             checked(self, name, check_int, minimum=1)
         checked(self, "clips", check_tuple, item=lambda p, n: _check_clips_pair(p, n, langs))
         checked(self, "seed", check_int, minimum=0)
+        checked(self, "sample_rate", check_int, minimum=1)
         check(self.sample_rate in MP3_RATES,
               f"sample_rate must be one the MP3 encoder accepts {MP3_RATES}, got {self.sample_rate!r}")
         check(bool(self.release) and "/" not in self.release and not self.release.startswith("."),
