@@ -4,7 +4,8 @@ numbers alone (appendix "Reproducibility").
     python -m langlab.gluediff dump _build > before.json      # after a build
     python -m langlab.gluediff compare before.json after.json  # exit 1 on any difference
 
-Values are read from the executed notebooks (``_build/jupyter_execute/**/*.ipynb``): each
+Values are read from the build's ``jupyter_execute`` folder, where Jupyter Book keeps each
+chapter's glue outputs (``<chapter>.glue.json``; executed notebooks are read too): each
 ``glue(name, value)`` leaves a display output whose metadata names it, with the value's text
 (``text/plain``), and where it has them its HTML, Markdown or image forms.
 """
@@ -18,28 +19,36 @@ from pathlib import Path
 GLUE_PREFIX = "application/papermill.record/"
 
 
+def _outputs(build_dir: Path):
+    """(chapter, output) for every glue output: Jupyter Book keeps them in
+    ``jupyter_execute/<chapter>.glue.json``; a plain executed notebook has them in its cells."""
+    for file in sorted((build_dir / "jupyter_execute").rglob("*.glue.json")):
+        for output in json.loads(file.read_text()).values():
+            yield file.name.removesuffix(".glue.json"), output
+    for file in sorted((build_dir / "jupyter_execute").rglob("*.ipynb")):
+        for cell in json.loads(file.read_text()).get("cells", []):
+            for output in cell.get("outputs", []):
+                yield file.stem, output
+
+
 def glue_values(build_dir: str | Path) -> dict[str, dict[str, str]]:
     """``{"<chapter>::<name>": {mime: text}}`` for every glued value of the build; images are
     given by the SHA-256 of their base64 text."""
     found: dict[str, dict[str, str]] = {}
-    notebooks = sorted((Path(build_dir) / "jupyter_execute").rglob("*.ipynb"))
-    for file in notebooks:
-        notebook = json.loads(file.read_text())
-        for cell in notebook.get("cells", []):
-            for output in cell.get("outputs", []):
-                record = output.get("metadata", {}).get("scrapbook")
-                if not record:
-                    continue
-                values = {}
-                for mime, data in output.get("data", {}).items():
-                    mime = mime.removeprefix(GLUE_PREFIX)
-                    text = "".join(data) if isinstance(data, list) else data
-                    if not isinstance(text, str):
-                        text = json.dumps(text, sort_keys=True)
-                    if mime.startswith("image/"):
-                        text = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-                    values[mime] = text
-                found[f"{file.stem}::{record['name']}"] = values
+    for chapter, output in _outputs(Path(build_dir)):
+        record = output.get("metadata", {}).get("scrapbook")
+        if not record:
+            continue
+        values = {}
+        for mime, data in output.get("data", {}).items():
+            mime = mime.removeprefix(GLUE_PREFIX)
+            text = "".join(data) if isinstance(data, list) else data
+            if not isinstance(text, str):
+                text = json.dumps(text, sort_keys=True)
+            if mime.startswith("image/"):
+                text = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+            values[mime] = text
+        found[f"{chapter}::{record['name']}"] = values
     return found
 
 
