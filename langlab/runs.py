@@ -150,11 +150,11 @@ def parallel(n_jobs: int):
 def _compute_unit(spec: ModelSpec, preset, unit: Unit, entry: Entry, *, store: Store, data_dir,
                   threads: int | None, prepared: Any = None) -> None:
     """Compute and store one unit unless it is stored (in this process or a worker's)."""
+    if entry.exists():
+        return
     if threads:
         from langlab.models import limit_threads
         limit_threads(threads)
-    if entry.exists():
-        return
     condition, seed = unit
     entry.write(lambda folder: spec.fill(preset, condition, seed, folder, store=store, data_dir=data_dir,
                                          prepared=prepared),
