@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from langlab import runs
-from langlab.errors import DataError, ParameterError, check
+from langlab.errors import DataError, ParameterError, check, check_int, check_number, check_tuple, checked
 from langlab.models import check_spectrograms, reset_model, set_seed, warm_model
 from langlab.presets import as_preset
 from langlab.pretraining import CONDITIONS, check_conditions
@@ -97,27 +97,17 @@ class AutoencoderConfig:
     n_jobs: int = 2
 
     def __post_init__(self):
-        check(len(self.filters) == 3 and all(isinstance(f, int) and f >= 1 for f in self.filters),
-              f"filters must be three positive integers (e.g. (32, 64, 4)), got {self.filters!r}")
-        check(isinstance(self.kernel_size, int) and self.kernel_size >= 1,
-              f"kernel_size must be a positive integer, got {self.kernel_size!r}")
-        check(isinstance(self.latent_dim, int) and self.latent_dim >= 1,
-              f"latent_dim must be a positive integer, got {self.latent_dim!r}")
-        check(isinstance(self.batch_size, int) and self.batch_size >= 1,
-              f"batch_size must be a positive integer, got {self.batch_size!r}")
-        check(0 < self.learning_rate < 1, f"learning_rate must lie in (0, 1), got {self.learning_rate!r}")
-        check(isinstance(self.pretrain_epochs, int) and self.pretrain_epochs >= 0,
-              f"pretrain_epochs must be an integer >= 0, got {self.pretrain_epochs!r}")
-        check(isinstance(self.epochs, int) and self.epochs >= 1,
-              f"epochs must be an integer >= 1, got {self.epochs!r}")
-        check(isinstance(self.seeds, tuple), f"seeds must be a tuple, got {self.seeds!r}")
-        runs.check_seeds(self.seeds)
+        checked(self, "filters", check_tuple, item=lambda f, name: check_int(f, name, minimum=1))
+        check(len(self.filters) == 3, f"filters must be three positive integers (e.g. (32, 64, 4)), "
+                                      f"got {self.filters!r}")
+        for name in ("kernel_size", "latent_dim", "batch_size", "epochs", "threads"):
+            checked(self, name, check_int, minimum=1)
+        check_number(self.learning_rate, "learning_rate", minimum=0, maximum=1, open_low=True, open_high=True)
+        checked(self, "pretrain_epochs", check_int, minimum=0)
+        checked(self, "seeds", lambda v, name: runs.check_seeds(v))
         check(isinstance(self.conditions, tuple), f"conditions must be a tuple, got {self.conditions!r}")
         check_conditions(self.conditions)
-        check(isinstance(self.threads, int) and self.threads >= 1,
-              f"threads must be a positive integer, got {self.threads!r}")
-        check(isinstance(self.n_jobs, int) and (self.n_jobs >= 1 or self.n_jobs == -1),
-              f"n_jobs must be a positive integer or -1, got {self.n_jobs!r}")
+        checked(self, "n_jobs", check_int, minimum=1, also=(-1,))
 
     def training_fields(self) -> dict[str, Any]:
         """The fields one trained run depends on (part of its store key): not the seed list,

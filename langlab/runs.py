@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from langlab.errors import DataError, check
+from langlab.errors import DataError, check, check_int, check_tuple
 from langlab.presets import as_preset
 from langlab.store import Entry, Store, default_store
 
@@ -87,18 +87,13 @@ def check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
     """``seeds`` as a tuple of distinct ints >= 0; Python and NumPy integers are accepted, bools
     are not."""
     check(not isinstance(seeds, (str, int, np.integer)), f"seeds must be a sequence of integers, got {seeds!r}")
-    seeds = tuple(seeds)
-    check(len(seeds) >= 1 and all(isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_))
-                                  and s >= 0 for s in seeds) and len(set(seeds)) == len(seeds),
-          f"seeds must be distinct integers >= 0, got {seeds!r}")
-    return tuple(int(s) for s in seeds)
+    return check_tuple(tuple(seeds), "seeds", item=lambda s, name: check_int(s, name, minimum=0),
+                       min_len=1, unique=True)
 
 
 def check_jobs(n_jobs: Any) -> int:
     """``n_jobs`` as an int: a positive number of workers or -1 (one a core)."""
-    check(isinstance(n_jobs, (int, np.integer)) and not isinstance(n_jobs, bool)
-          and (n_jobs >= 1 or n_jobs == -1), f"n_jobs must be a positive integer or -1, got {n_jobs!r}")
-    return int(n_jobs)
+    return check_int(n_jobs, "n_jobs", minimum=1, also=(-1,))
 
 
 def units(config: Any, *, seeds=None, conditions=None) -> tuple[tuple[int, ...], tuple[str, ...]]:

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from langlab import models, runs
-from langlab.errors import DataError, check
+from langlab.errors import DataError, check, check_int, check_number, checked
 from langlab.pretraining import CONDITIONS, check_conditions
 from langlab.learning_speed import check_results
 
@@ -43,11 +43,6 @@ from langlab.learning_speed import check_results
 PRETRAIN_LOWPASS_HZ = 500.0
 #: Store stage of one trained (condition, seed) run.
 STAGE = "lstm"
-
-
-def _positive_int(name: str, value: Any) -> None:
-    check(isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1,
-          f"{name} must be a positive integer, got {value!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,32 +119,23 @@ class LSTMConfig:
     def __post_init__(self):
         for name in ("units", "window", "shift", "batch_size", "decay_steps", "max_steps", "eval_every",
                      "threads"):
-            _positive_int(name, getattr(self, name))
+            checked(self, name, check_int, minimum=1)
         check(self.window > self.shift,
               f"window ({self.window} frames) must be longer than shift ({self.shift}): each "
               "segment gives window - shift input frames")
         if self.stride is not None:
-            _positive_int("stride", self.stride)
-        check(isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 1,
-              f"learning_rate must lie in (0, 1), got {self.learning_rate!r}")
-        check(isinstance(self.decay_rate, (int, float)) and 0 < self.decay_rate <= 1,
-              f"decay_rate must lie in (0, 1], got {self.decay_rate!r}")
-        check(isinstance(self.pretrain_epochs, (int, np.integer)) and self.pretrain_epochs >= 0,
-              f"pretrain_epochs must be an integer >= 0, got {self.pretrain_epochs!r}")
-        check(isinstance(self.pretrain_lowpass_hz, (int, float)) and self.pretrain_lowpass_hz > 0,
-              f"pretrain_lowpass_hz must be a positive frequency in Hz, got {self.pretrain_lowpass_hz!r}")
-        check(isinstance(self.threshold, (int, float)) and np.isfinite(self.threshold)
-              and 0 < self.threshold < 2,
-              f"threshold must lie in (0, 2) (0: mean-frame baseline, 1: copy baseline), "
-              f"got {self.threshold!r}")
-        check(isinstance(self.seeds, tuple), f"seeds must be a tuple, got {self.seeds!r}")
-        runs.check_seeds(self.seeds)
+            checked(self, "stride", check_int, minimum=1)
+        check_number(self.learning_rate, "learning_rate", minimum=0, maximum=1, open_low=True, open_high=True)
+        check_number(self.decay_rate, "decay_rate", minimum=0, maximum=1, open_low=True)
+        checked(self, "pretrain_epochs", check_int, minimum=0)
+        check_number(self.pretrain_lowpass_hz, "pretrain_lowpass_hz", minimum=0, open_low=True, unit="Hz")
+        check_number(self.threshold, "threshold (0: mean-frame baseline, 1: copy baseline)", minimum=0,
+                     maximum=2, open_low=True, open_high=True)
+        checked(self, "seeds", lambda v, name: runs.check_seeds(v))
         check(isinstance(self.conditions, tuple), f"conditions must be a tuple, got {self.conditions!r}")
         check_conditions(self.conditions)
-        check(isinstance(self.noise_seed, (int, np.integer)) and self.noise_seed >= 0,
-              f"noise_seed must be an integer >= 0, got {self.noise_seed!r}")
-        check(isinstance(self.n_jobs, (int, np.integer)) and (self.n_jobs >= 1 or self.n_jobs == -1),
-              f"n_jobs must be a positive integer or -1, got {self.n_jobs!r}")
+        checked(self, "noise_seed", check_int, minimum=0)
+        checked(self, "n_jobs", check_int, minimum=1, also=(-1,))
 
     @property
     def segment_stride(self) -> int:
@@ -216,9 +202,9 @@ def cut_segments(S, *, window: int, stride: int | None = None, n_valid=None) -> 
         Clip by clip, in time order.
     """
     S = models.check_spectrograms(S, "S")
-    _positive_int("window", window)
+    check_int(window, "window", minimum=1)
     stride = window if stride is None else stride
-    _positive_int("stride", stride)
+    check_int(stride, "stride", minimum=1)
     n_clips, n_mels, n_frames = S.shape
     if n_valid is None:
         n_valid = np.full(n_clips, n_frames)

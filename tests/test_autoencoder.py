@@ -28,17 +28,17 @@ def spectrograms(n: int, n_mels: int = 10, n_frames: int = 23, *, seed: int = 0)
 # --- config --------------------------------------------------------------------------------
 @pytest.mark.parametrize("change, match", [
     ({"filters": (32, 64)}, "filters must be three positive integers"),
-    ({"filters": (32, 0, 4)}, "filters must be three positive integers"),
-    ({"latent_dim": 0}, "latent_dim must be a positive integer"),
-    ({"batch_size": 0}, "batch_size must be a positive integer"),
-    ({"learning_rate": 0.0}, r"learning_rate must lie in \(0, 1\)"),
+    ({"filters": (32, 0, 4)}, r"filters\[1\] must be an integer >= 1, got 0"),
+    ({"latent_dim": 0}, "latent_dim must be an integer >= 1, got 0"),
+    ({"batch_size": 0}, "batch_size must be an integer >= 1, got 0"),
+    ({"learning_rate": 0.0}, r"learning_rate must be a finite number in \(0, 1\), got 0.0"),
     ({"epochs": 0}, "epochs must be an integer >= 1"),
     ({"pretrain_epochs": -1}, "pretrain_epochs must be an integer >= 0"),
-    ({"seeds": (0, 0)}, "seeds must be distinct"),
-    ({"seeds": ()}, "seeds must be distinct"),
-    ({"seeds": (True,)}, "seeds must be distinct"),
+    ({"seeds": (0, 0)}, "seeds has repeated elements"),
+    ({"seeds": ()}, "seeds needs at least 1 element"),
+    ({"seeds": (True,)}, r"seeds\[0\] must be an integer >= 0, got True"),
     ({"conditions": ("none", "fr")}, r"unknown pre-training condition\(s\) \['fr'\]"),
-    ({"threads": 0}, "threads must be a positive integer"),
+    ({"threads": 0}, "threads must be an integer >= 1, got 0"),
 ])
 def test_bad_config_names_the_value(change, match):
     with pytest.raises(ParameterError, match=match):
@@ -145,7 +145,7 @@ def test_initial_weights_ignore_other_threads_drawing_random():
 @pytest.mark.parametrize("kwargs, match", [
     ({"n_mels": 0, "n_frames": 10}, "n_mels and n_frames must be positive integers"),
     ({"n_mels": 10, "n_frames": 2.5}, "n_mels and n_frames must be positive integers"),
-    ({"n_mels": 10, "n_frames": 10, "latent_dim": 0}, "latent_dim must be a positive integer"),
+    ({"n_mels": 10, "n_frames": 10, "latent_dim": 0}, "latent_dim must be an integer >= 1, got 0"),
 ])
 def test_build_rejects_bad_sizes(kwargs, match):
     with pytest.raises(ParameterError, match=match):
@@ -295,7 +295,7 @@ def test_experiment_reuses_the_store(smoke_runs, smoke_store):
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"conditions": ["none", "fr"]}, r"unknown pre-training condition\(s\) \['fr'\]"),
-    ({"seeds": [0, 0]}, "seeds must be distinct"),
+    ({"seeds": [0, 0]}, "seeds has repeated elements"),
     ({"conditions": []}, "at least one pre-training condition"),
 ])
 def test_experiment_rejects_bad_arguments(kwargs, match, tmp_home):

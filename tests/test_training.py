@@ -45,6 +45,10 @@ def test_paper_preset_has_the_original_sizes():
     assert p.pretrain_lowpass_hz == 500.0 and p.pretrain_epochs == 1
 
 
+def test_seed_lists_become_tuples_of_int():
+    assert training.LSTMConfig(seeds=[0, np.int64(1)]).seeds == (0, 1)
+
+
 @pytest.mark.parametrize("change, match", [
     ({"units": 0}, "units"),
     ({"window": 1}, "longer than shift"),
@@ -53,8 +57,8 @@ def test_paper_preset_has_the_original_sizes():
     ({"learning_rate": 2.0}, "learning_rate"),
     ({"threshold": 0.0}, "threshold"),
     ({"threshold": float("nan")}, "threshold"),
-    ({"seeds": (1, 1)}, "distinct"),
-    ({"seeds": [0, 1]}, "tuple"),
+    ({"seeds": (1, 1)}, "repeated"),
+    ({"seeds": "01"}, "sequence of integers"),
     ({"conditions": ("none", "fr")}, "unknown pre-training condition"),
     ({"n_jobs": 0}, "n_jobs"),
     ({"pretrain_epochs": -1}, "pretrain_epochs"),
@@ -250,7 +254,7 @@ def test_parallel_runs_equal_sequential_ones(store, tmp_path):
     pd.testing.assert_frame_equal(parallel[cols], sequential[cols])
 
 
-@pytest.mark.parametrize("kwargs, match", [({"seeds": [0, 0]}, "distinct"), ({"conditions": ["fr"]}, "unknown"),
+@pytest.mark.parametrize("kwargs, match", [({"seeds": [0, 0]}, "repeated"), ({"conditions": ["fr"]}, "unknown"),
                                            ({"conditions": "none"}, "sequence"), ({"n_jobs": 0}, "n_jobs")])
 def test_experiment_refuses_bad_arguments(kwargs, match, store):
     with pytest.raises(ParameterError, match=match):
