@@ -77,7 +77,8 @@ class AutoencoderConfig:
     seeds : tuple of int
         Training seeds of each condition.
     conditions : tuple of str
-        Pre-training conditions, a subset of :data:`CONDITIONS`.
+        Pre-training conditions: names registered in :mod:`langlab.pretraining` (default
+        :data:`langlab.pretraining.CONDITIONS`).
     threads : int
         TensorFlow threads per worker process when runs execute in parallel.
     n_jobs : int

@@ -87,7 +87,8 @@ class LSTMConfig:
     seeds : tuple of int
         Seeds of each condition (initial weights, batch order).
     conditions : tuple of str
-        Pre-training conditions, a subset of :data:`CONDITIONS`.
+        Pre-training conditions: names registered in :mod:`langlab.pretraining` (default
+        :data:`langlab.pretraining.CONDITIONS`).
     noise_seed : int
         Seed of the noise clips of the ``noise`` condition.
     threads : int
