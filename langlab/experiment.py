@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib
 import logging
 import os
 import sys
@@ -387,18 +386,24 @@ def _probe_summary(ctx: _Context, report: StageReport, name: str) -> None:
     ctx.tables[f"{name}_summary"] = probing.summarize(table[~unscored])
 
 
-def _probe_stage(module: str, experiment: str, name: str) -> Callable[[_Context, StageReport], None]:
-    """A stage that runs the probe experiment ``langlab.<module>.<experiment>`` into
-    ``ctx.tables[name]``, then its summary (:func:`_probe_summary`)."""
-    def run(ctx: _Context, report: StageReport) -> None:
-        function = getattr(importlib.import_module(f"langlab.{module}"), experiment)
-        ctx.tables[name] = function(ctx.preset, data_dir=ctx.data_dir, store=ctx.store,
-                                      seeds=None if ctx.seeds is None else list(ctx.seeds),
-                                      conditions=None if ctx.conditions is None else list(ctx.conditions),
-                                      n_jobs=ctx.n_jobs, progress=ctx.progress)
-        _probe_summary(ctx, report, name)
+def _probes(ctx: _Context, report: StageReport, experiment: Callable[..., Any], name: str) -> None:
+    """Run the probe experiment ``experiment`` into ``ctx.tables[name]``, then its summary
+    (:func:`_probe_summary`)."""
+    ctx.tables[name] = experiment(ctx.preset, data_dir=ctx.data_dir, store=ctx.store,
+                                  seeds=None if ctx.seeds is None else list(ctx.seeds),
+                                  conditions=None if ctx.conditions is None else list(ctx.conditions),
+                                  n_jobs=ctx.n_jobs, progress=ctx.progress)
+    _probe_summary(ctx, report, name)
 
-    return run
+
+def _stage_lstm_probes(ctx: _Context, report: StageReport) -> None:
+    from langlab.lstm_probes import lstm_probe_experiment
+    _probes(ctx, report, lstm_probe_experiment, "lstm_probes")
+
+
+def _stage_ae_probes(ctx: _Context, report: StageReport) -> None:
+    from langlab.autoencoder import ae_probe_experiment
+    _probes(ctx, report, ae_probe_experiment, "ae_probes")
 
 
 def _stage_autoencoder(ctx: _Context, report: StageReport) -> None:
@@ -431,11 +436,9 @@ STAGES: tuple[Stage, ...] = (
     Stage("corpus", _stage_corpus, (), ("synth", "corpus")),
     Stage("features", _stage_features, ("corpus",), ("features", pretraining.STAGE)),
     Stage("lstm", _stage_lstm, ("features",), ("lstm",)),
-    Stage("lstm probes", _probe_stage("lstm_probes", "lstm_probe_experiment", "lstm_probes"), ("lstm",),
-          ("lstm_probes",)),
+    Stage("lstm probes", _stage_lstm_probes, ("lstm",), ("lstm_probes",)),
     Stage("autoencoder", _stage_autoencoder, ("features",), ("autoencoder",)),
-    Stage("autoencoder probes", _probe_stage("autoencoder", "ae_probe_experiment", "ae_probes"),
-          ("autoencoder",), ("autoencoder-probe",)),
+    Stage("autoencoder probes", _stage_ae_probes, ("autoencoder",), ("autoencoder-probe",)),
 )
 
 
