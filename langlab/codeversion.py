@@ -201,6 +201,9 @@ def code_version(*roots: Any, packages: tuple[str, ...] = PACKAGES) -> str:
     """Hash of the compute ``roots`` (functions or classes) and of all they reach in
     ``packages``, docstrings, comments and layout left out.
 
+    Computed once per process for the same roots: the code as it was when first asked (a test
+    that patches a compute function afterwards still finds the entries made before).
+
     Examples
     --------
     >>> from langlab import stats
@@ -212,6 +215,11 @@ def code_version(*roots: Any, packages: tuple[str, ...] = PACKAGES) -> str:
     for root in roots:
         if not (inspect.isfunction(root) or inspect.isclass(root) or inspect.ismethod(root)):
             raise ParameterError(f"a compute root must be a function or class, got {root!r}")
+    return _version(roots, packages)
+
+
+@functools.lru_cache(maxsize=None)
+def _version(roots: tuple, packages: tuple[str, ...]) -> str:
     digest = hashlib.sha256(__version__.encode())
     for name, text in _closure(roots, packages):
         digest.update(name.encode() + b"\0" + text.encode() + b"\0")

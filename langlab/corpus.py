@@ -616,6 +616,10 @@ def _read_store_tsv(path: Path) -> pd.DataFrame:
                        na_filter=False, encoding="utf-8")
 
 
+#: The compute roots of a clip-table entry (part of its store key, :mod:`langlab.codeversion`).
+ROOTS = (read_corpus, assign_roles)
+
+
 def prepare(preset, *, data_dir: str | os.PathLike | None = None, store: Store | None = None,
             n_jobs: int = 2, progress: bool = True) -> Clips:
     """The clip table and splits of a preset, read once and cached (Chapter 1).
@@ -661,7 +665,7 @@ def prepare(preset, *, data_dir: str | os.PathLike | None = None, store: Store |
         root = release_folder(data_dir, tsv=cfg.tsv)
         source, inputs = {"data_dir": _fingerprint(folders, cfg.tsv)}, []
     entry = store.entry(STAGE, config={"corpus": cfg, "source": source}, inputs=inputs,
-                        code=["langlab.corpus", "langlab.audio"])
+                        code=ROOTS)
     if not entry.exists():
         def fill(tmp: Path) -> dict:
             table, skipped = read_corpus(root, locales=cfg.locales, tsv=cfg.tsv,

@@ -58,8 +58,10 @@ __all__ = ["FeatureConfig", "PRESETS", "PAPER_LOWPASS_HZ", "FeatureSet", "SHARD_
 STAGE = "features"
 #: Clips per shard: the unit of parallel work, of progress and of resumption.
 SHARD_SIZE = 32
-#: Modules whose source is part of a feature entry's key.
-CODE = ("langlab.features", "langlab.dsp", "langlab.feature_store", "langlab.audio")
+#: The compute roots of a feature entry (part of its store key, :mod:`langlab.codeversion`):
+#: feature_store.compute runs feature_store._extract_shard -> dsp.waveform_features and
+#: audio.load_audio / audio.fix_length in the workers.
+ROOTS = (feature_store.compute,)
 
 
 # --------------------------------------------------------------------------------------------
@@ -370,10 +372,8 @@ def extract(clips_or_table, *, config: FeatureConfig, store: Store | None = None
     table, root, inputs, upstream_skipped = feature_store.table_source(clips_or_table)
     store = default_store(store)
     selection = feature_store.selection_id(table, root)
-    # code: compute roots (feature_store.compute, which runs feature_store._extract_shard ->
-    # dsp.waveform_features and audio.load_audio / audio.fix_length in the workers)
     entry = store.entry(STAGE, config={"features": _store_config(config), "selection": selection},
-                        inputs=inputs, code=CODE)
+                        inputs=inputs, code=ROOTS)
     if not entry.exists():
         feature_store.compute(entry, table, root, config, selection, shard_size=SHARD_SIZE, n_jobs=n_jobs,
                               progress=progress, upstream_skipped=upstream_skipped)

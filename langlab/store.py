@@ -5,7 +5,9 @@ Every expensive result (a generated corpus, a feature set, a trained model, a pr
 
 - the stage's frozen config object (all its fields),
 - the keys of the entries it was computed from (``inputs``), and
-- the *code version*: a hash of the source of the modules that compute it,
+- the *code version*: a hash of the functions that compute it and of everything of the package
+  they reach (:mod:`langlab.codeversion`; docstrings, comments, plots and statistics that no
+  compute function reaches do not count),
 
 so that a change of parameter, input or code gives a new key, and an unchanged one finds the old
 result. An entry is complete exactly when its ``manifest.json`` exists; it is written into a
@@ -21,8 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
-import inspect
 import json
 import os
 import platform
@@ -33,7 +33,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -82,25 +81,13 @@ def stable_hash(obj: Any, length: int = 16) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
-def code_version(*modules: ModuleType | str) -> str:
-    """Hash of the source files of ``modules`` (module objects or dotted names)."""
-    digest = hashlib.sha256(__version__.encode())
-    for module in sorted(modules, key=lambda m: m if isinstance(m, str) else m.__name__):
-        mod = importlib.import_module(module) if isinstance(module, str) else module
-        digest.update(mod.__name__.encode())
-        digest.update(inspect.getsource(mod).encode())
-    return digest.hexdigest()[:16]
-
-
 def _code_key(code: tuple) -> str:
-    """The code part of a key: :func:`langlab.codeversion.code_version` of compute functions
-    (what they reach, docstrings and comments left out); module names hash whole modules."""
+    """The code part of a key: :func:`langlab.codeversion.code_version` of the compute functions
+    (and what they reach; docstrings, comments and presentation left out)."""
     if not code:
         return __version__
-    if all(isinstance(c, (str, ModuleType)) for c in code):
-        return code_version(*code)
-    from langlab.codeversion import code_version as compute_version
-    return compute_version(*code)
+    from langlab.codeversion import code_version
+    return code_version(*code)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -220,8 +207,9 @@ class Store:
         return f"Store({str(self.root)!r})"
 
     def entry(self, stage: str, *, config: Any, inputs: Sequence[str] = (),
-              code: Iterable[ModuleType | str] = ()) -> Entry:
-        """The entry for ``stage`` computed with ``config`` from ``inputs`` by ``code`` modules."""
+              code: Iterable[Callable] = ()) -> Entry:
+        """The entry for ``stage`` computed with ``config`` from ``inputs`` by the ``code``
+        functions (its compute roots)."""
         if not stage or "/" in stage or stage.startswith("."):
             raise ParameterError(f"stage name {stage!r} must be a plain folder name")
         version = _code_key(tuple(code))

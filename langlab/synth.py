@@ -612,9 +612,13 @@ def write_corpus(out_dir: str | os.PathLike, config: SynthConfig | None = None, 
             "seconds": round(seconds, 3), "clips_per_second": round(len(todo) / seconds, 2) if todo else None}
 
 
+#: The compute roots of a corpus entry (part of its store key, :mod:`langlab.codeversion`).
+ROOTS = (write_corpus,)
+
+
 def _entry(config: SynthConfig, store: Store):
     lexicons = {code: load_lexicon(code, lexicon_dir=config.lexicon_dir).sha256 for code in config.languages}
-    return store.entry(STAGE, config={"synth": config, "lexicons": lexicons}, code=["langlab.synth"])
+    return store.entry(STAGE, config={"synth": config, "lexicons": lexicons}, code=ROOTS)
 
 
 def embedded_corpus(config: SynthConfig | None = None, *, store: Store | None = None,

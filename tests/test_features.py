@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from langlab import dsp, feature_store, features
+from langlab import codeversion, dsp, feature_store, features
 from langlab.errors import ParameterError
 from langlab.features import FeatureConfig
 from langlab.store import Store
@@ -226,9 +226,10 @@ def test_bad_input_to_extract(tmp_path):
 KILL_SCRIPT = textwrap.dedent("""
     import sys, time
     import pandas as pd
-    from langlab import feature_store, features
+    from langlab import codeversion, feature_store, features
     from langlab.store import Store
     features.SHARD_SIZE = 2
+    codeversion.code_version(feature_store.compute)  # the key's code part, before the patch
     inner = feature_store._extract_shard
     def slow(*args, **kwargs):
         time.sleep(0.4)
@@ -268,6 +269,7 @@ def test_kill_and_resume_is_byte_identical(clip_table, tmp_path, monkeypatch):
     assert 2 <= n_before < 5
 
     monkeypatch.setattr(features, "SHARD_SIZE", 2)
+    codeversion.code_version(feature_store.compute)  # the key's code part, before the patch below
     calls = []
     inner = feature_store._extract_shard
     monkeypatch.setattr(feature_store, "_extract_shard", lambda *a: calls.append(a[0]) or inner(*a))
