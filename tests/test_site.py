@@ -1,60 +1,43 @@
 """The site as a reader sees it: every page of the built book in headless Chromium.
 
-The built HTML (``_build/html``, or ``$LANGLAB_SITE_DIR``) is served on a free localhost port;
-Playwright drives Debian's ``chromium`` (``executable_path``: no browser is downloaded). Every
-request to another host is refused and counted: the book must read offline. The tests fail on
+The built HTML (``_build/html`` or ``$LANGLAB_SITE_DIR``) is served on localhost; Playwright
+drives the system ``chromium`` (``executable_path``, nothing downloaded) and refuses and counts
+every request to another host. Each page is probed by ``site_probe.js``. The tests fail on console
+errors, network loads, images that did not load or have neither alt text nor a caption, missing
+glue, error output, untypeset math, exercises (at least two a chapter, labelled and numbered by
+chapter, solutions folded and executed), broken internal links, links to an unset or placeholder
+host, repository or launch buttons without ``$LANGLAB_REPOSITORY``, and a chapter whose
+``.ipynb`` download is missing, invalid (``nbformat.validate``) or without outputs.
+``test_checker_catches_each_problem`` shows each check failing on ``site_fixture/``.
 
-- console errors: uncaught exceptions, ``console.error``, local resources that fail to load;
-- network loads from outside the site;
-- images that did not load, and content images without alt text or a caption (an alt text that
-  is only the file name does not count);
-- empty glue: ``{glue:text}`` roles that rendered empty or not at all (counted against the
-  page's source), unrendered ``{glue`` / ``[glue]`` text; tracebacks, docutils errors and
-  unresolved cross-references;
-- formulas that MathJax did not typeset, TeX errors and undefined macros;
-- exercises: fewer than two a chapter, labels not ``<page>-ex<N>``, numbers that do not name the
-  chapter, solutions missing, unfolded or without executed output;
-- links: internal links to missing files or anchors, links to an unset or placeholder host,
-  and repository or launch buttons unless ``$LANGLAB_REPOSITORY`` gave the repository
-  (``book/_ext/readerlinks.py``);
-- executed notebooks: every chapter offers its ``.ipynb``; the test follows the link, validates
-  the file with ``nbformat`` and checks that it has outputs.
-
-Screenshots of the Introduction and of one results chapter, and ``site-report.json`` with every
-page's findings, go to ``_build/screenshots`` (``$LANGLAB_SCREENSHOT_DIR``). Without a built site
-or Chromium the tests skip; with ``LANGLAB_REQUIRE_BROWSER=1`` (``.ci/run``) they fail instead.
+Screenshots and ``site-report.json`` go to ``_build/screenshots`` (``$LANGLAB_SCREENSHOT_DIR``).
+Without a built site or Chromium the tests skip; with ``LANGLAB_REQUIRE_BROWSER=1`` they fail.
 """
 from __future__ import annotations
 
 import dataclasses
 import functools
-import html.parser
 import json
 import os
 import re
 import shutil
 import struct
-import subprocess
 import sys
-import threading
 import time
 import urllib.parse
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+from printbook import CHROMIUM_ARGS, find_chromium, serve  # noqa: E402 - the PDF's browser setup
 REQUIRE = os.environ.get("LANGLAB_REQUIRE_BROWSER") == "1"
 #: Results chapters, in order of preference, for the second screenshot.
 RESULTS_PAGES = ("06_discussion.html", "03_lstm.html", "04_probing.html", "05_autoencoder.html",
                  "02_spectrograms.html", "01_data.html")
 #: Folders of the build that hold assets, not pages.
 ASSET_DIRS = {"_static", "_sources", "_images", "_downloads", "reports", "_panels_static"}
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
-                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
 #: Hosts that stand for "fill in later", and repositories that are not this book's.
 PLACEHOLDER_HOSTS = {"example.com", "example.org", "example.net", "none", "null", "undefined",
                      "localhost", "your-domain.com", "host"}
@@ -78,99 +61,9 @@ def site_dir() -> Path:
     return Path(os.environ.get("LANGLAB_SITE_DIR") or ROOT / "_build" / "html").resolve()
 
 
-def find_chromium() -> str | None:
-    for candidate in (os.environ.get("LANGLAB_CHROMIUM"), shutil.which("chromium"),
-                      shutil.which("chromium-browser"), "/usr/bin/chromium"):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-class SiteServer:
-    """``directory`` on http://127.0.0.1:<free port>/, served from a thread."""
-
-    def __init__(self, directory: Path):
-        class Quiet(SimpleHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0),
-                                         functools.partial(Quiet, directory=str(directory)))
-        self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 #: Runs in the page after its load event; returns the DOM findings.
-PAGE_PROBE = r"""
-async () => {
-  const text = el => (el.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 200);
-  const root = document.querySelector('article') || document.body;
-  const imgs = Array.from(document.images);
-  imgs.forEach(img => { if (img.loading === 'lazy') img.loading = 'eager'; });
-  await Promise.all(imgs.filter(img => !img.complete).map(img => new Promise(done => {
-    img.addEventListener('load', done); img.addEventListener('error', done);
-    setTimeout(done, 10000);
-  })));
-  // Sphinx writes TeX into span.math / div.math; MathJax replaces it by an mjx-container.
-  const formulas = Array.from(root.querySelectorAll('span.math, div.math'));
-  const startup = window.MathJax && window.MathJax.startup;
-  if (formulas.length && startup && startup.promise) {
-    await Promise.race([startup.promise, new Promise(done => setTimeout(done, 20000))]);
-  }
-  const proseGlue = [];
-  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
-  while (walker.nextNode()) {
-    const node = walker.currentNode;
-    if (node.parentElement.closest('pre, code, script, style, textarea, .highlight')) continue;
-    for (const needle of ['{glue', '[glue]'])
-      if (node.nodeValue.includes(needle)) proseGlue.push(node.nodeValue.trim().slice(0, 200));
-  }
-  const described = img => {
-    const alt = (img.getAttribute('alt') || '').trim();
-    const caption = img.closest('figure') && img.closest('figure').querySelector('figcaption');
-    return (caption && text(caption)) || (alt && !/(^|\/)[^\/\s]+\.(png|svg|jpe?g|gif)$/i.test(alt));
-  };
-  return {
-    missingImages: imgs.filter(img => (img.currentSrc || img.src).startsWith(location.origin)
-                                      && img.naturalWidth === 0).map(img => img.getAttribute('src')),
-    undescribedImages: Array.from(root.querySelectorAll('img')).filter(img => !described(img))
-                            .map(img => img.getAttribute('src')),
-    pasted: Array.from(document.querySelectorAll('.pasted-text')).map(el => el.textContent),
-    proseGlue,
-    errorOutputs: Array.from(document.querySelectorAll('.output.traceback, .output.error, '
-        + 'div.cell_output .traceback, .system-message, .problematic')).map(text),
-    unresolvedRefs: Array.from(document.querySelectorAll('.xref.std-ref, .xref.std-numref, '
-        + '.xref.std-doc, .xref.myst, .xref.std-term')).filter(el => !el.closest('a')).map(text),
-    links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
-    repositoryButtons: Array.from(document.querySelectorAll(%REPOSITORY_BUTTONS%)).map(a => a.href),
-    notebookDownload: (document.querySelector('a.btn-download-notebook-button') || {}).href || null,
-    formulas: formulas.length,
-    mathjaxLoaded: Boolean(startup && startup.promise),
-    unrenderedMath: formulas.filter(el => !el.querySelector('mjx-container')).map(text),
-    // A TeX error renders as mjx-merror; an undefined macro shows its name in red.
-    mathErrors: Array.from(root.querySelectorAll('mjx-merror'))
-        .map(el => el.getAttribute('data-mjx-error') || 'TeX error')
-        .concat(Array.from(root.querySelectorAll('mjx-container mjx-mtext[style*="color: red"]'))
-        .map(el => 'undefined macro ' + text(el.closest('mjx-container')
-          .querySelector('mjx-assistive-mml mtext[mathcolor="red"]') || el))),
-    exercises: Array.from(root.querySelectorAll('div.exercise')).map(el => el.id),
-    exerciseNumbers: Array.from(root.querySelectorAll('div.exercise .caption-number')).map(text),
-    solutions: Array.from(root.querySelectorAll('div.solution')).map(el => {
-      const body = el.querySelector('section') || el.lastElementChild;
-      return {title: text(el.querySelector('.admonition-title') || el),
-              // sphinx-togglebutton folds by visibility: hidden and zero height
-              folded: Boolean(body) && (!body.checkVisibility({visibilityProperty: true})
-                                        || body.getBoundingClientRect().height === 0),
-              cells: el.querySelectorAll('.cell').length,
-              outputs: el.querySelectorAll('.cell_output').length};
-    }),
-  };
-}
-""".replace("%REPOSITORY_BUTTONS%", json.dumps(REPOSITORY_BUTTONS))
+PAGE_PROBE = (Path(__file__).with_name("site_probe.js").read_text()
+              .replace("%REPOSITORY_BUTTONS%", json.dumps(REPOSITORY_BUTTONS)))
 
 
 @dataclasses.dataclass
@@ -193,28 +86,12 @@ class PageReport:
     placeholder_links: list[str] = dataclasses.field(default_factory=list)
 
 
-class IdCollector(html.parser.HTMLParser):
-    """Anchors of a page and its ``<meta http-equiv="refresh">`` target."""
-
-    def __init__(self):
-        super().__init__()
-        self.ids: set[str] = set()
-        self.refresh: str | None = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        self.ids.update(attrs[name] for name in ("id", "name") if attrs.get(name))
-        if tag == "meta" and (attrs.get("http-equiv") or "").lower() == "refresh":
-            content = attrs.get("content") or ""
-            if "url=" in content.lower():
-                self.refresh = content[content.lower().index("url=") + 4:].strip()
-
-
 @functools.lru_cache(maxsize=None)
-def parse_html(path: Path) -> IdCollector:
-    collector = IdCollector()
-    collector.feed(path.read_text(errors="replace"))
-    return collector
+def anchors(path: Path) -> tuple[set[str], str | None]:
+    """(ids and names of a page, its ``<meta http-equiv="refresh">`` target or None)."""
+    text = path.read_text(errors="replace")
+    refresh = re.search(r'<meta http-equiv="refresh" content="[^"]*url=([^"]+)"', text, re.I)
+    return set(re.findall(r'\s(?:id|name)="([^"]+)"', text)), refresh and refresh.group(1).strip()
 
 
 def check_link(url: str, *, origin: str, site: Path) -> str | None:
@@ -230,7 +107,7 @@ def check_link(url: str, *, origin: str, site: Path) -> str | None:
     if not target.is_file():
         return f"{url}: no such file {target.relative_to(site)}"
     fragment = urllib.parse.unquote(parts.fragment)
-    if fragment and target.suffix == ".html" and fragment not in parse_html(target).ids:
+    if fragment and target.suffix == ".html" and fragment not in anchors(target)[0]:
         return f"{url}: no anchor #{fragment} in {target.relative_to(site)}"
     return None
 
@@ -372,7 +249,7 @@ def site_pages(site: Path) -> tuple[list[str], dict[str, str]]:
         relative = path.relative_to(site)
         if relative.parts[0] in ASSET_DIRS:
             continue
-        if (refresh := parse_html(path).refresh) is not None:
+        if (refresh := anchors(path)[1]) is not None:
             redirects[relative.as_posix()] = refresh
         else:
             pages.append(relative.as_posix())
@@ -385,57 +262,50 @@ def check_site(site: Path, executable: str, *, screenshots: dict[str, Path] | No
     from playwright.sync_api import sync_playwright
 
     pages, redirects = site_pages(site)
-    server = SiteServer(site)
-    origin = server.origin
     reports: dict[str, PageReport] = {}
     notebooks: dict[str, bytes] = {}
     events: dict[str, list] = {"errors": [], "external": []}
+    with serve(site) as origin, sync_playwright() as pw:
+        def route(route):  # the site loads; anything else is counted and refused
+            if route.request.url.startswith((origin + "/", "data:", "blob:")):
+                return route.continue_()
+            events["external"].append(route.request.url)
+            return route.abort()
 
-    def route(route):
-        url = route.request.url
-        if url.startswith((origin + "/", "data:", "blob:")):
-            return route.continue_()
-        events["external"].append(url)
-        return route.abort()
+        def response(res):
+            if res.status >= 400 and res.url.startswith(origin) and not res.url.endswith("/favicon.ico"):
+                events["errors"].append(f"HTTP {res.status}: {res.url}")
 
-    def response(res):
-        if res.status >= 400 and res.url.startswith(origin) and not res.url.endswith("/favicon.ico"):
-            events["errors"].append(f"HTTP {res.status}: {res.url}")
-
-    try:
         for name, target in redirects.items():
             link = urllib.parse.urljoin(f"{origin}/{name}", target)
             reports[name] = PageReport(name, links=[link], broken_links=[
                 why for why in [check_link(link, origin=origin, site=site)] if why])
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.route("**/*", route)
-                page.on("pageerror", lambda exc: events["errors"].append(
-                    f"uncaught exception: {exc}".splitlines()[0][:300]))
-                page.on("console", lambda msg: events["errors"].append(
-                    f"console.{msg.type}: {msg.text}"[:300]) if msg.type in ("error", "assert") else None)
-                page.on("response", response)
-                page.on("requestfailed", lambda req: events["errors"].append(
-                    f"{req.failure}: {req.url}") if req.url.startswith(origin) else None)
-                for name in pages:
-                    url = f"{origin}/{urllib.parse.quote(name)}"
-                    reports[name] = inspect_page(page, url, name=name, origin=origin, site=site,
-                                                 events=events, repository=repository)
-                    if reports[name].notebook_download:
-                        fetched = page.request.get(reports[name].notebook_download)
-                        if fetched.ok:
-                            notebooks[name] = fetched.body()
-                    if screenshots and name in screenshots:
-                        height = min(8000, page.evaluate("document.documentElement.scrollHeight"))
-                        screenshots[name].parent.mkdir(parents=True, exist_ok=True)
-                        page.screenshot(path=str(screenshots[name]), full_page=True,
-                                        clip={"x": 0, "y": 0, "width": 1280, "height": height})
-            finally:
-                browser.close()
-    finally:
-        server.close()
+        browser = pw.chromium.launch(executable_path=executable, args=list(CHROMIUM_ARGS))
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.route("**/*", route)
+            page.on("pageerror", lambda exc: events["errors"].append(
+                f"uncaught exception: {exc}".splitlines()[0][:300]))
+            page.on("console", lambda msg: events["errors"].append(
+                f"console.{msg.type}: {msg.text}"[:300]) if msg.type in ("error", "assert") else None)
+            page.on("response", response)
+            page.on("requestfailed", lambda req: events["errors"].append(
+                f"{req.failure}: {req.url}") if req.url.startswith(origin) else None)
+            for name in pages:
+                reports[name] = inspect_page(page, f"{origin}/{urllib.parse.quote(name)}",
+                                             name=name, origin=origin, site=site, events=events,
+                                             repository=repository)
+                if reports[name].notebook_download:  # follow the link as a reader would
+                    fetched = page.request.get(reports[name].notebook_download)
+                    if fetched.ok:
+                        notebooks[name] = fetched.body()
+                if screenshots and name in screenshots:
+                    height = min(8000, page.evaluate("document.documentElement.scrollHeight"))
+                    screenshots[name].parent.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(screenshots[name]), full_page=True,
+                                    clip={"x": 0, "y": 0, "width": 1280, "height": height})
+        finally:
+            browser.close()
     return reports, notebooks
 
 
@@ -612,45 +482,6 @@ def test_references_are_cited(site):
 # --------------------------------------------------------------------------------------------
 # The checks can fail: a small site with one of each problem.
 # --------------------------------------------------------------------------------------------
-BAD_PAGE = """<!doctype html><html><head><title>bad</title></head><body><article>
-<p>Good <span class="pasted-text">1.5</span>, empty <span class="pasted-text"> </span>,
-raw {glue:text}`x:.1f` and [glue].</p>
-<pre>{glue:text} inside code is fine</pre>
-<img src="_images/missing.png" alt="a plot"><img src="ok.svg" alt="ok.svg">
-<figure><img src="ok.svg"><figcaption>A caption</figcaption></figure>
-<img src="https://example.org/x.png" alt="remote">
-<div class="cell_output"><div class="output traceback">ZeroDivisionError: division by zero</div></div>
-<p><span class="xref std std-ref">nolabel</span></p>
-<a href="other.html">ok</a> <a href="other.html#there">ok</a> <a href="#here">self</a>
-<a href="gone.html">gone</a> <a href="other.html#nowhere">bad anchor</a>
-<a href="https://doi.org/10.1000/1">external</a> <a href="https://github.com/langlab/langlab">repo</a>
-<a class="btn btn-source-repository-button" href="https://github.com/someone/book">repo button</a>
-<p>A formula <span class="math notranslate nohighlight">\\(x^2\\)</span> and no MathJax.</p>
-<script>console.error("boom"); undefined_function();</script>
-</article></body></html>
-"""
-#: MathJax from the package the book uses: one formula that renders, two with TeX errors.
-MATH_PAGE = """<!doctype html><html><head><title>math</title>
-<script defer src="_static/mathjax/tex-chtml.js"></script></head><body><article>
-<p>Fine <span class="math notranslate nohighlight">\\(h_t = o_t \\odot \\tanh(c_t)\\)</span>.</p>
-<div class="math notranslate nohighlight">\\[\\nosuchmacro{x}\\]</div>
-<div class="math notranslate nohighlight">\\[x^2^3\\]</div>
-</article></body></html>
-"""
-#: A chapter with one exercise, badly labelled, its solution unfolded, its code without output,
-#: and a notebook download whose notebook has no outputs.
-EXERCISE_PAGE = """<!doctype html><html><head><title>ch</title></head><body><article>
-<a class="btn-download-notebook-button" href="_sources/07_ch.ipynb">.ipynb</a>
-<div class="exercise admonition" id="other-ex1"><p class="admonition-title">
-<span class="caption-number">Exercise 1 </span></p>
-<section><p>Do it.</p></section></div>
-<div class="solution dropdown admonition" id="ch-solution-1">
-<p class="admonition-title">Solution to Exercise 1</p><section>
-<div class="cell"><div class="cell_input"><pre>x = 1</pre></div></div></section></div>
-</article></body></html>
-"""
-OK_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
-          '<rect width="10" height="10"/></svg>')
 
 
 def mathjax_files() -> Path:
@@ -667,22 +498,11 @@ def test_checker_catches_each_problem(tmp_path, chromium):
     import nbformat
 
     site = tmp_path / "html"
-    (site / "_sources").mkdir(parents=True)
-    (site / "bad.html").write_text(BAD_PAGE)
-    (site / "ok.svg").write_text(OK_SVG)
-    (site / "other.html").write_text('<html><body><p id="there">fine</p></body></html>')
-    (site / "index.html").write_text('<meta http-equiv="Refresh" content="0; url=nowhere.html" />')
-    (site / "math.html").write_text(MATH_PAGE)
-    (site / "07_ch.html").write_text(EXERCISE_PAGE)
-    (site / "_sources" / "07_ch.md").write_text("---\njupytext:\n  text_representation:\n"
-                                             "    format_name: myst\n---\n# Ch\n")
+    shutil.copytree(Path(__file__).with_name("site_fixture"), site)
     unexecuted = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
     nbformat.write(unexecuted, site / "_sources" / "07_ch.ipynb")
     (site / "_static").mkdir()
     (site / "_static" / "mathjax").symlink_to(mathjax_files())
-    (site / "_sources" / "other.md").write_text(
-        "# Other\n\nA {glue:text}`a:.1f` and {glue:text}`b`.\n\n```{exercise}\n"
-        "Also {glue:text}`c`.\n```\n\n```python\n{glue:text}`not_a_role`\n```\n")
     assert count_glue_text_roles((site / "_sources" / "other.md").read_text()) == 3
 
     found, notebooks = check_site(site, chromium)
@@ -721,66 +541,3 @@ def test_checker_catches_each_problem(tmp_path, chromium):
     assert not repository_problems(["https://github.com/o/book/issues/new?title=x",
                                     "https://mybinder.org/v2/gh/o/book/main?urlpath=x"],
                                    repository="https://github.com/o/book")
-
-
-# --------------------------------------------------------------------------------------------
-# The repository setting, on a one-page book built by Sphinx with the book's extensions.
-# --------------------------------------------------------------------------------------------
-ONE_PAGE = """---
-jupytext:
-  text_representation:
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-# One page
-
-```{code-cell} python
-print(1 + 1)
-```
-"""
-
-
-def build_one_page(tmp_path: Path, *, repository: str | None) -> str:
-    """Build a one-page notebook book with the theme and book/_ext/readerlinks.py; its HTML."""
-    source = tmp_path / "src"
-    source.mkdir(parents=True)
-    (source / "index.md").write_text(ONE_PAGE)
-    (source / "conf.py").write_text(
-        "import sys\n"
-        f"sys.path.insert(0, {str(ROOT / 'book' / '_ext')!r})\n"
-        "extensions = ['myst_nb', 'readerlinks']\n"
-        "html_theme = 'sphinx_book_theme'\n"
-        "nb_execution_mode = 'force'\n"
-        "html_theme_options = {'path_to_docs': 'book', 'repository_branch': 'main',\n"
-        "    'launch_buttons': {'binderhub_url': 'https://mybinder.org'}}\n")
-    env = {k: v for k, v in os.environ.items() if k != "LANGLAB_REPOSITORY"}
-    if repository is not None:
-        env["LANGLAB_REPOSITORY"] = repository
-    done = subprocess.run([sys.executable, "-m", "sphinx", "-q", "-b", "html", str(source),
-                           str(tmp_path / "_build" / "html")], env=env, capture_output=True,
-                          text=True, timeout=600)
-    if repository is not None and "not a repository URL" in done.stderr:
-        return done.stderr
-    assert done.returncode == 0, done.stderr[-3000:]
-    return (tmp_path / "_build" / "html" / "index.html").read_text()
-
-
-@pytest.mark.slow
-def test_repository_buttons_only_with_a_repository(tmp_path):
-    default = build_one_page(tmp_path / "default", repository=None)
-    assert "btn-source-repository-button" not in default and "mybinder" not in default
-    assert "github.com" not in default
-    assert 'btn-download-notebook-button' in default  # the executed notebook, without launch buttons
-    notebook = tmp_path / "default" / "_build" / "html" / "_sources" / "index.ipynb"
-    assert notebook_problems("index", notebook.read_bytes()) == []
-    assert "jupytext" not in json.loads(notebook.read_text())["metadata"]
-    url = "https://github.com/someone/langlab-book"
-    given = build_one_page(tmp_path / "given", repository=url)
-    for button in ("btn-source-repository-button", "btn-source-issues-button",
-                   "btn-source-edit-button"):
-        assert button in given, button
-    assert f'href="{url}"' in given and "https://mybinder.org/v2/gh/someone/langlab-book/main" in given
-    assert "not a repository URL" in build_one_page(tmp_path / "bad", repository="github.com/x")

@@ -16,6 +16,7 @@ load, or the page shows a JavaScript error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import os
 import shutil
@@ -23,6 +24,7 @@ import sys
 import threading
 import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 
 #: Flags for Chromium on a closed network, as root, without a display.
@@ -94,14 +96,26 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-def find_chromium() -> str:
+def find_chromium() -> str | None:
     """The system Chromium: ``$LANGLAB_CHROMIUM``, ``chromium`` or ``chromium-browser``."""
     for candidate in (os.environ.get("LANGLAB_CHROMIUM"), shutil.which("chromium"),
                       shutil.which("chromium-browser"), "/usr/bin/chromium"):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
-    raise SystemExit("printbook: no Chromium found (apt-get install chromium, or set "
-                     "LANGLAB_CHROMIUM to its path)")
+    return None
+
+
+@contextlib.contextmanager
+def serve(directory: Path) -> Iterator[str]:
+    """Serve ``directory`` on a free localhost port from a thread; yields its origin URL."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def print_book(site: Path, pdf: Path, *, chromium: str | None = None,
@@ -119,53 +133,49 @@ def print_book(site: Path, pdf: Path, *, chromium: str | None = None,
     if not (site / "index.html").is_file():
         raise FileNotFoundError(f"{site / 'index.html'} does not exist: build the single page "
                                 "first (jupyter-book build book --builder singlehtml)")
-    handler = functools.partial(_QuietHandler, directory=str(site))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    origin = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    chromium = chromium or find_chromium()
+    if chromium is None:
+        raise FileNotFoundError("no Chromium found (apt-get install chromium, or set "
+                                "LANGLAB_CHROMIUM to its path)")
     errors: list[str] = []
-    try:
-        with sync_playwright() as pw:  # Playwright gives the browser a fresh temporary profile
-            browser = pw.chromium.launch(executable_path=chromium or find_chromium(),
-                                         args=list(CHROMIUM_ARGS))
-            try:
-                page = browser.new_page(viewport={"width": 1100, "height": 1400})
-                page.set_default_timeout(TIMEOUT_MS)
-                page.route("**/*", lambda route: route.continue_()
-                           if route.request.url.startswith(origin) or
-                           route.request.url.startswith("data:") else route.abort())
-                page.on("pageerror", lambda exc: errors.append(f"uncaught exception: {exc}"))
-                page.on("console", lambda msg: errors.append(f"console.{msg.type}: {msg.text}")
-                        if msg.type == "error" else None)
-                page.goto(f"{origin}/index.html", wait_until="load")
-                page.add_style_tag(content=PRINT_CSS)
-                found = page.evaluate(PREPARE)
-                problems = list(errors)
-                if found["formulas"] and not found["mathjax"]:
-                    problems.append(f"{found['formulas']} formulas but MathJax did not load")
-                problems += [f"formula not typeset: {t!r}" for t in found["unrendered"]]
-                problems += [f"TeX error: {t!r}" for t in found["mathErrors"]]
-                problems += [f"image did not load: {src}" for src in found["brokenImages"]]
-                if problems:
-                    raise RuntimeError("; ".join(problems[:5]) + (
-                        f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
-                pdf.parent.mkdir(parents=True, exist_ok=True)
-                partial = pdf.with_name(pdf.name + ".partial")
-                page.emulate_media(media="print")
-                page.pdf(path=str(partial), format="A4", print_background=True,
-                         prefer_css_page_size=True, outline=True, tagged=True,
-                         display_header_footer=True, header_template="<span></span>",
-                         footer_template=(
-                             '<div style="font-size:8px;width:100%;text-align:center;'
-                             f'color:#555">{title} &middot; <span class="pageNumber"></span>'
-                             ' / <span class="totalPages"></span></div>'))
-                partial.replace(pdf)  # atomic: a killed print leaves no truncated PDF
-                return found
-            finally:
-                browser.close()
-    finally:
-        server.shutdown()
-        server.server_close()
+    # Playwright gives the browser a fresh temporary profile.
+    with serve(site) as origin, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=list(CHROMIUM_ARGS))
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 1400})
+            page.set_default_timeout(TIMEOUT_MS)
+            page.route("**/*", lambda route: route.continue_()
+                       if route.request.url.startswith((origin + "/", "data:", "blob:"))
+                       else route.abort())
+            page.on("pageerror", lambda exc: errors.append(f"uncaught exception: {exc}"))
+            page.on("console", lambda msg: errors.append(f"console.{msg.type}: {msg.text}")
+                    if msg.type == "error" else None)
+            page.goto(f"{origin}/index.html", wait_until="load")
+            page.add_style_tag(content=PRINT_CSS)
+            found = page.evaluate(PREPARE)
+            problems = list(errors)
+            if found["formulas"] and not found["mathjax"]:
+                problems.append(f"{found['formulas']} formulas but MathJax did not load")
+            problems += [f"formula not typeset: {t!r}" for t in found["unrendered"]]
+            problems += [f"TeX error: {t!r}" for t in found["mathErrors"]]
+            problems += [f"image did not load: {src}" for src in found["brokenImages"]]
+            if problems:
+                raise RuntimeError("; ".join(problems[:5]) + (
+                    f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
+            pdf.parent.mkdir(parents=True, exist_ok=True)
+            partial = pdf.with_name(pdf.name + ".partial")
+            page.emulate_media(media="print")
+            page.pdf(path=str(partial), format="A4", print_background=True,
+                     prefer_css_page_size=True, outline=True, tagged=True,
+                     display_header_footer=True, header_template="<span></span>",
+                     footer_template=(
+                         '<div style="font-size:8px;width:100%;text-align:center;'
+                         f'color:#555">{title} &middot; <span class="pageNumber"></span>'
+                         ' / <span class="totalPages"></span></div>'))
+            partial.replace(pdf)  # atomic: a killed print leaves no truncated PDF
+            return found
+        finally:
+            browser.close()
 
 
 def main(argv: list[str] | None = None) -> int:
