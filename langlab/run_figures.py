@@ -88,10 +88,11 @@ def _strip(ax, table, metric: str, *, censored: str | None = None) -> None:
         x = i + np.linspace(-0.15, 0.15, len(y)) if len(y) > 1 else np.full(len(y), float(i))
         hollow = (part[censored].astype(bool).to_numpy() if censored and censored in part
                   else np.zeros(len(y), bool))
-        ax.scatter(x[~hollow], y[~hollow], color="C0", alpha=0.7, zorder=3,
-                   label="one seed" if i == 0 else None)
-        ax.scatter(x[hollow], y[hollow], facecolors="none", edgecolors="C0", zorder=3,
-                   label="censored: did not reach the threshold" if hollow.any() else None)
+        if (~hollow).any():
+            ax.scatter(x[~hollow], y[~hollow], color="C0", alpha=0.7, zorder=3, label="one seed")
+        if hollow.any():
+            ax.scatter(x[hollow], y[hollow], facecolors="none", edgecolors="C0", zorder=3,
+                       label="censored: did not reach the threshold")
         mean, low, high = _interval(y)
         ax.errorbar([i + 0.3], [mean], yerr=[[mean - low], [high - mean]] if np.isfinite(low)
                     else None, fmt="s", color="k", capsize=4, zorder=4,
