@@ -24,6 +24,7 @@ MODULE_HOME = {
     "presets": "appendix_reproducibility", "store": "appendix_reproducibility",
     "errors": "appendix_reproducibility",
     "experiment": "appendix_real_data", "cli": "appendix_real_data",
+    "run_figures": "appendix_real_data",
 }
 #: Pages that describe the package rather than use it.
 SKIP_PAGES = {"appendix_api", "references"}

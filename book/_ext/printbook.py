@@ -48,8 +48,8 @@ PRINT_CSS = """
   .bd-container__inner { max-width: none !important; width: auto !important; padding: 0 !important;
     margin: 0 !important; }
   body { font-size: 10.5pt; }
-  section[id^="document-"] { break-before: page; }
-  section[id^="document-"]:first-of-type { break-before: auto; }
+  /* Sphinx's single page marks where each page of the book starts with <span id="document-*"> */
+  span[id^="document-"] + section { break-before: page; }
   h1, h2, h3 { break-after: avoid; }
   figure, img, table, .cell_output, div.math, mjx-container[display="true"] { break-inside: avoid; }
   .admonition.toggle-hidden .admonition-title ~ * { height: auto !important; opacity: 1 !important;
@@ -85,7 +85,7 @@ async () => {
     unrendered: formulas.filter(el => !el.querySelector('mjx-container')).map(text),
     mathErrors: Array.from(document.querySelectorAll('mjx-merror')).map(text),
     brokenImages: imgs.filter(img => img.naturalWidth === 0).map(img => img.getAttribute('src')),
-    chapters: document.querySelectorAll('section[id^="document-"]').length,
+    chapters: document.querySelectorAll('span[id^="document-"]').length,
   };
 }
 """
