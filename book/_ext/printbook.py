@@ -6,7 +6,8 @@ page in headless Chromium through Playwright (the system browser through ``execu
 nothing is downloaded; every request to another host is refused), waits until MathJax has
 typeset every formula and every image has loaded, opens folded solutions and hidden cells as
 the theme does for printing, starts each chapter on a new page, and prints an A4 PDF with page
-numbers and a bookmark outline.
+numbers and a bookmark outline. What it checked goes to ``<pdf>.json`` beside it (formulas,
+chapters, the fonts Chromium drew the Japanese text with; read by ``tests/test_pdf.py``).
 
     python book/_ext/printbook.py _build/singlehtml _build/pdf/langlab.pdf
 
@@ -18,7 +19,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import json
 import os
+import re
 import shutil
 import sys
 import threading
@@ -35,7 +38,12 @@ CHROMIUM_ARGS = (
     # Offline and deterministic: every host except localhost fails to resolve at once.
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 )
-TIMEOUT_MS = 300_000  # loading, typesetting or printing the whole book
+#: Requested but not needed for print: the browser's icon, and the search index that the theme
+#: links on every page but the single-page builder does not write.
+IGNORED_404 = ("/favicon.ico", "/searchindex.js")
+TIMEOUT_MS = 300_000
+#: Families that draw kana (fonts-noto-cjk and the usual alternatives).
+CJK_FONT = re.compile(r"CJK|Noto (Sans|Serif) JP|Droid Sans Fallback|IPA|Takao|VL Gothic")  # loading, typesetting or printing the whole book
 
 #: Print layout: only the book's text, each chapter on a new page, solutions and cells unfolded.
 PRINT_CSS = """
@@ -45,8 +53,8 @@ PRINT_CSS = """
   .bd-footer-article, .bd-footer-content, .prev-next-area, .header-article-items, .skip-link,
   button.toggle-button, .headerlink, #pst-back-to-top, .search-button-field { display: none !important; }
   .bd-main, .bd-content, .bd-article-container, .bd-article, .bd-page-width, .bd-container,
-  .bd-container__inner { max-width: none !important; width: auto !important; padding: 0 !important;
-    margin: 0 !important; }
+  .bd-container__inner { max-width: none !important; width: 100% !important; flex: 1 1 auto !important;
+    padding: 0 !important; margin: 0 !important; }
   body { font-size: 10.5pt; }
   /* Sphinx's single page marks where each page of the book starts with <span id="document-*"> */
   span[id^="document-"] + section { break-before: page; }
@@ -86,6 +94,16 @@ async () => {
     mathErrors: Array.from(document.querySelectorAll('mjx-merror')).map(text),
     brokenImages: imgs.filter(img => img.naturalWidth === 0).map(img => img.getAttribute('src')),
     chapters: document.querySelectorAll('span[id^="document-"]').length,
+    // Elements with Japanese text, marked for the font check (CSS.getPlatformFontsForNode).
+    japanese: (() => {
+      const marked = new Set();
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      while (walker.nextNode() && marked.size < 50) {
+        if (/[\u3040-\u30ff]/.test(walker.currentNode.nodeValue)) marked.add(walker.currentNode.parentElement);
+      }
+      marked.forEach(el => el.setAttribute('data-print-ja', ''));
+      return marked.size;
+    })(),
   };
 }
 """
@@ -116,6 +134,28 @@ def serve(directory: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def japanese_fonts(page) -> list[str]:
+    """The system fonts Chromium draws the marked Japanese text with (DevTools CSS domain)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+    nodes = cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": "[data-print-ja]"})
+    families = set()
+    for node in nodes["nodeIds"]:
+        for font in cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]:
+            families.add(font["familyName"])
+    cdp.detach()
+    return sorted(families)
+
+
+def start_page(site: Path) -> str:
+    """The single page: ``index.html``, or the page it redirects to (Jupyter Book's root)."""
+    refresh = re.search(r'http-equiv="refresh" content="[^"]*url=([^"]+)"',
+                        (site / "index.html").read_text(), flags=re.I)
+    return refresh.group(1).strip() if refresh else "index.html"
 
 
 def print_book(site: Path, pdf: Path, *, chromium: str | None = None,
@@ -149,16 +189,22 @@ def print_book(site: Path, pdf: Path, *, chromium: str | None = None,
                        else route.abort())
             page.on("pageerror", lambda exc: errors.append(f"uncaught exception: {exc}"))
             page.on("console", lambda msg: errors.append(f"console.{msg.type}: {msg.text}")
-                    if msg.type == "error" else None)
-            page.goto(f"{origin}/index.html", wait_until="load")
+                    if msg.type == "error" and "Failed to load resource" not in msg.text else None)
+            page.on("response", lambda res: errors.append(f"HTTP {res.status}: {res.url}")
+                    if res.status >= 400 and not res.url.endswith(IGNORED_404) else None)
+            page.goto(f"{origin}/{start_page(site)}", wait_until="load")
             page.add_style_tag(content=PRINT_CSS)
             found = page.evaluate(PREPARE)
+            found["japanese_fonts"] = japanese_fonts(page)
             problems = list(errors)
             if found["formulas"] and not found["mathjax"]:
                 problems.append(f"{found['formulas']} formulas but MathJax did not load")
             problems += [f"formula not typeset: {t!r}" for t in found["unrendered"]]
             problems += [f"TeX error: {t!r}" for t in found["mathErrors"]]
             problems += [f"image did not load: {src}" for src in found["brokenImages"]]
+            if found["japanese"] and not any(CJK_FONT.search(f) for f in found["japanese_fonts"]):
+                problems.append(f"Japanese text is drawn in {found['japanese_fonts']}, no CJK font "
+                                "(apt-get install fonts-noto-cjk)")
             if problems:
                 raise RuntimeError("; ".join(problems[:5]) + (
                     f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
@@ -189,9 +235,12 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, FileNotFoundError) as error:
         print(f"printbook: {error}", file=sys.stderr)
         return 1
-    print(f"printbook: {args.pdf} ({args.pdf.stat().st_size / 1e6:.1f} MB, {found['chapters']} "
-          f"pages of the book, {found['formulas']} formulas) in "
-          f"{time.monotonic() - started:.0f} s")
+    report = {"pdf": args.pdf.name, "seconds": round(time.monotonic() - started, 1),
+              **{key: found[key] for key in ("formulas", "chapters", "japanese", "japanese_fonts")}}
+    args.pdf.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"printbook: {args.pdf} ({args.pdf.stat().st_size / 1e6:.1f} MB; {found['formulas']} "
+          f"formulas typeset; Japanese in {', '.join(found['japanese_fonts'])}) in "
+          f"{report['seconds']:.0f} s")
     return 0
 
 
