@@ -10,9 +10,10 @@
    repository that may not exist.
 2. **The executed notebook on every chapter.** sphinx-book-theme offers a page's ``.ipynb`` in
    its download menu only when a launch button is configured (its launch-button code sets
-   ``ipynb_source``). We set ``ipynb_source`` for every page that is a notebook and copy the
-   notebook that myst-nb executed (outputs included, in ``_build/jupyter_execute``) next to
-   the page sources, without the jupytext pairing metadata, so it opens in Jupyter as a plain
+   ``ipynb_source``). We set ``ipynb_source`` for every page that is a notebook and write the
+   executed notebook next to the page sources: myst-nb's copy in ``_build/jupyter_execute``
+   with the outputs of its execution-cache entry (myst-nb's copy lacks them when they came from
+   the cache), without the jupytext pairing metadata, so it opens in Jupyter as a plain
    notebook.
 3. **The book as a PDF.** ``make pdf`` prints the book and copies the PDF into the site as
    ``langlab.pdf`` (:data:`PDF_NAME`); a build that finds it there adds "Whole book (.pdf)" to
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 from sphinx.errors import ExtensionError
@@ -40,6 +42,8 @@ REPOSITORY_BUTTONS = ("use_repository_button", "use_issues_button", "use_edit_pa
 LAUNCH_KEYS = ("binderhub_url", "jupyterhub_url", "colab_url", "deepnote_url", "jupyterlite_url")
 #: File name of the book's PDF in the site (``make pdf`` copies it there).
 PDF_NAME = "langlab.pdf"
+#: File in the output folder: the repository setting of the build that wrote it.
+STAMP = ".langlab-repository"
 #: Builders that write one page per document (the executed notebooks are offered there).
 PAGE_BUILDERS = ("html", "dirhtml")
 
@@ -64,6 +68,16 @@ def _configure_repository(app, config) -> None:
         launch.update({key: "" for key in LAUNCH_KEYS}, thebe=False)
     options["launch_buttons"] = launch
     config.html_theme_options = options
+
+
+def _forget_stale_module_pages(app) -> None:
+    """sphinx.ext.viewcode rewrites a module's source page only when the module changed: when
+    the repository setting changed since the last build, drop those pages so that they are
+    written again with the buttons of this build."""
+    stamp = Path(app.outdir) / STAMP
+    if app.builder.name in PAGE_BUILDERS and (
+            not stamp.is_file() or stamp.read_text() != repository_url()):
+        shutil.rmtree(Path(app.outdir) / "_modules", ignore_errors=True)
 
 
 def _find_pdf(app, config) -> None:
@@ -97,10 +111,26 @@ def _offer_pdf(app, pagename, templatename, context, doctree) -> None:
                 "icon": "fas fa-book", "label": "download-book-pdf-button"})
 
 
+def _with_outputs(app, notebook):
+    """``notebook`` with the outputs of its execution-cache entry. myst-nb writes the notebook
+    it parsed to ``jupyter_execute``: with outputs when it executed it in this build, without
+    when it took the outputs from the cache (it merges them into a copy)."""
+    config = app.env.mystnb_config
+    if config.execution_mode != "cache":
+        return notebook
+    from jupyter_cache import get_cache
+
+    try:
+        return get_cache(config.execution_cache_path).merge_match_into_notebook(notebook)[1]
+    except KeyError:  # not in the cache (e.g. its execution failed): as myst-nb wrote it
+        return notebook
+
+
 def _copy_notebooks(app, exception) -> None:
     """Write every executed chapter notebook to ``_sources`` (after the theme's own copies)."""
     if exception is not None or app.builder.name not in PAGE_BUILDERS:
         return
+    (Path(app.outdir) / STAMP).write_text(repository_url())
     import nbformat
 
     for pagename in sorted(app.env.found_docs):
@@ -111,7 +141,7 @@ def _copy_notebooks(app, exception) -> None:
             LOGGER.warning(f"no executed notebook for {pagename} at {source}: its page offers "
                            "no .ipynb download", type="langlab", subtype="notebook")
             continue
-        notebook = nbformat.read(source, as_version=4)
+        notebook = _with_outputs(app, nbformat.read(source, as_version=4))
         notebook.metadata.pop("jupytext", None)
         target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -122,6 +152,7 @@ def setup(app):
     app.add_config_value("langlab_pdf", "", "html")
     app.connect("config-inited", _configure_repository)
     app.connect("config-inited", _find_pdf)
+    app.connect("builder-inited", _forget_stale_module_pages)
     app.connect("html-page-context", _offer_notebook, priority=500)
     app.connect("html-page-context", _offer_pdf, priority=502)
     app.connect("build-finished", _copy_notebooks)
