@@ -64,6 +64,10 @@ PRINT_CSS = """
     visibility: visible !important; margin: revert !important; }
   details { display: block; }
   audio, video { display: none !important; }
+  details > summary { display: none !important; }  /* "Show code cell source": opened anyway */
+  /* Wide result tables: smaller type, cells may wrap, so no column is cut at the margin. */
+  .cell_output table, table.dataframe { font-size: 7.5pt; max-width: 100%; }
+  .cell_output td, .cell_output th { overflow-wrap: anywhere; padding: 0.15em 0.3em !important; }
   pre, div.highlight pre { white-space: pre-wrap !important; word-break: break-word; }
   a[href]::after { content: none !important; }
 }
