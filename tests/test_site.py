@@ -339,7 +339,10 @@ def png_size(path: Path) -> tuple[int, int]:
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    pytest.importorskip("playwright", reason="Playwright for Python is not installed")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        unavailable("Playwright for Python is not installed (pip install playwright)")
     executable = find_chromium()
     if executable is None:
         unavailable("headless Chromium not found (apt-get install chromium)")
