@@ -41,9 +41,9 @@ CHROMIUM_ARGS = (
 #: Requested but not needed for print: the browser's icon, and the search index that the theme
 #: links on every page but the single-page builder does not write.
 IGNORED_404 = ("/favicon.ico", "/searchindex.js")
-TIMEOUT_MS = 300_000
+TIMEOUT_MS = 300_000  # loading, typesetting or printing the whole book
 #: Families that draw kana (fonts-noto-cjk and the usual alternatives).
-CJK_FONT = re.compile(r"CJK|Noto (Sans|Serif) JP|Droid Sans Fallback|IPA|Takao|VL Gothic")  # loading, typesetting or printing the whole book
+CJK_FONT = re.compile(r"CJK|Noto (Sans|Serif) JP|Droid Sans Fallback|IPA|Takao|VL Gothic")
 
 #: Print layout: only the book's text, each chapter on a new page, solutions and cells unfolded.
 PRINT_CSS = """
@@ -51,10 +51,11 @@ PRINT_CSS = """
 @media print {
   .bd-header, .bd-header-article, .bd-sidebar-primary, .bd-sidebar-secondary, .bd-footer,
   .bd-footer-article, .bd-footer-content, .prev-next-area, .header-article-items, .skip-link,
-  button.toggle-button, .headerlink, #pst-back-to-top, .search-button-field { display: none !important; }
+  button.toggle-button, .headerlink, #pst-back-to-top, .search-button-field {
+    display: none !important; }
   .bd-main, .bd-content, .bd-article-container, .bd-article, .bd-page-width, .bd-container,
-  .bd-container__inner { max-width: none !important; width: 100% !important; flex: 1 1 auto !important;
-    padding: 0 !important; margin: 0 !important; }
+  .bd-container__inner { max-width: none !important; width: 100% !important;
+    flex: 1 1 auto !important; padding: 0 !important; margin: 0 !important; }
   body { font-size: 10.5pt; }
   /* Sphinx's single page marks where each page of the book starts with <span id="document-*"> */
   span[id^="document-"] + section { break-before: page; }
@@ -103,7 +104,8 @@ async () => {
       const marked = new Set();
       const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
       while (walker.nextNode() && marked.size < 50) {
-        if (/[\u3040-\u30ff]/.test(walker.currentNode.nodeValue)) marked.add(walker.currentNode.parentElement);
+        const node = walker.currentNode;
+        if (/[\u3040-\u30ff]/.test(node.nodeValue)) marked.add(node.parentElement);
       }
       marked.forEach(el => el.setAttribute('data-print-ja', ''));
       return marked.size;
