@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 from printbook import CHROMIUM_ARGS, find_chromium, serve  # noqa: E402 - the PDF's browser setup
 REQUIRE = os.environ.get("LANGLAB_REQUIRE_BROWSER") == "1"
+pytestmark = pytest.mark.browser  # needs the built site (make book); .ci/run runs it after the build
 #: Results chapters, in order of preference, for the second screenshot.
 RESULTS_PAGES = ("06_discussion.html", "03_lstm.html", "04_probing.html", "05_autoencoder.html",
                  "02_spectrograms.html", "01_data.html")
@@ -390,13 +391,11 @@ def problems(reports: dict[str, PageReport], field: str) -> str:
                      for item in getattr(report, field))
 
 
-@pytest.mark.browser
 def test_site_has_the_book_pages(reports, site):
     assert {"intro.html", "references.html"} <= set(reports), f"book pages missing in {site}"
     assert any(r.links for r in reports.values())
 
 
-@pytest.mark.browser
 @pytest.mark.parametrize("field, what", [
     ("console_errors", "JavaScript errors in the browser console"),
     ("external_requests", "resources requested from outside the site (the book must read offline)"),
@@ -413,7 +412,6 @@ def test_no_problems(reports, field, what):
     assert not problems(reports, field), f"{what}:\n" + problems(reports, field)
 
 
-@pytest.mark.browser
 def test_exercises(reports):
     """At least two exercises a chapter, labelled by chapter, solutions folded and executed."""
     chapters = {page: len(r.exercises) for page, r in reports.items() if r.notebook}
@@ -422,7 +420,6 @@ def test_exercises(reports):
         f"exercises per chapter {chapters}; problems:\n" + problems(reports, "exercise_problems"))
 
 
-@pytest.mark.browser
 def test_math_renders(reports):
     """Formulas are typeset by the MathJax copy served with the site (no network needed)."""
     assert sum(r.formulas for r in reports.values()) > 0, "no formulas found in the book"
@@ -430,7 +427,6 @@ def test_math_renders(reports):
         "formulas that did not render:\n" + problems(reports, "math_errors"))
 
 
-@pytest.mark.browser
 def test_every_chapter_offers_its_executed_notebook(checked):
     """The .ipynb link on each chapter leads to a valid notebook that has its outputs."""
     reports, notebooks = checked
@@ -440,7 +436,6 @@ def test_every_chapter_offers_its_executed_notebook(checked):
     assert not found, "\n".join(found)
 
 
-@pytest.mark.browser
 def test_screenshots(reports, screenshot_plan):
     for page, path in screenshot_plan.items():
         assert page in reports, f"{page} was not loaded"
@@ -498,7 +493,6 @@ def mathjax_files() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax"
 
 
-@pytest.mark.browser
 def test_checker_catches_each_problem(tmp_path, chromium):
     import nbformat
 
