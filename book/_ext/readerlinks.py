@@ -42,8 +42,8 @@ REPOSITORY_BUTTONS = ("use_repository_button", "use_issues_button", "use_edit_pa
 LAUNCH_KEYS = ("binderhub_url", "jupyterhub_url", "colab_url", "deepnote_url", "jupyterlite_url")
 #: File name of the book's PDF in the site (``make pdf`` copies it there).
 PDF_NAME = "langlab.pdf"
-#: File in the output folder: the repository setting of the build that wrote it.
-STAMP = ".langlab-repository"
+#: File in the doctree folder (not published): the repository setting of the last page build.
+STAMP = "langlab-repository"
 #: Builders that write one page per document (the executed notebooks are offered there).
 PAGE_BUILDERS = ("html", "dirhtml")
 
@@ -74,7 +74,7 @@ def _forget_stale_module_pages(app) -> None:
     """sphinx.ext.viewcode rewrites a module's source page only when the module changed: when
     the repository setting changed since the last build, drop those pages so that they are
     written again with the buttons of this build."""
-    stamp = Path(app.outdir) / STAMP
+    stamp = Path(app.doctreedir) / STAMP
     if app.builder.name in PAGE_BUILDERS and (
             not stamp.is_file() or stamp.read_text() != repository_url()):
         shutil.rmtree(Path(app.outdir) / "_modules", ignore_errors=True)
@@ -130,7 +130,7 @@ def _copy_notebooks(app, exception) -> None:
     """Write every executed chapter notebook to ``_sources`` (after the theme's own copies)."""
     if exception is not None or app.builder.name not in PAGE_BUILDERS:
         return
-    (Path(app.outdir) / STAMP).write_text(repository_url())
+    (Path(app.doctreedir) / STAMP).write_text(repository_url())
     import nbformat
 
     for pagename in sorted(app.env.found_docs):
