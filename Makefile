@@ -1,4 +1,4 @@
-# Two commands for readers:  `make book`  and  `make test`.
+# Two commands for readers:  `make book`  and  `make test`  (and `make pdf` for the PDF).
 # Both create (or reuse) the project virtual environment in .venv first.
 PYTHON ?= python3
 VENV   := .venv
@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: book test test-fast venv clean clean-store bench
+.PHONY: book pdf test test-fast venv clean clean-store bench
 
 venv: $(STAMP)
 
@@ -20,6 +20,15 @@ $(STAMP): pyproject.toml
 book: $(STAMP)
 	@status=0; $(BIN)/jupyter-book build book -W --keep-going || status=$$?; \
 	$(BIN)/python -m langlab.buildcheck _build || status=1; exit $$status
+
+## The whole book as one PDF, _build/pdf/langlab.pdf: the single-page build (it reuses the
+## execution cache of `make book`: nothing runs again) printed by the system Chromium (Debian's
+## `chromium`; nothing is downloaded). The site then offers it in every page's download menu.
+pdf: $(STAMP)
+	$(BIN)/jupyter-book build book --builder singlehtml -W --keep-going
+	$(BIN)/python book/_ext/printbook.py _build/singlehtml _build/pdf/langlab.pdf
+	@mkdir -p _build/html && cp _build/pdf/langlab.pdf _build/html/langlab.pdf
+	@$(MAKE) --no-print-directory book
 
 ## Run the test suite (unit tests, every chapter in a fresh kernel, the site in a browser).
 test: $(STAMP)

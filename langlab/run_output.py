@@ -4,21 +4,21 @@
   (:func:`run_info`); :func:`check_out` refuses a folder holding another configuration's;
 - every results table as CSV and all of them in ``results.json``, without wall-clock columns
   (:func:`split_wall_clock`), so two runs of one configuration write equal results files;
-- the wall-clock values in ``timings.json``, the main figures as PNG (:func:`write_results`).
+- the wall-clock values in ``timings.json``, the main figures as PNG with a README saying what each shows
+  (:mod:`langlab.run_figures`, through :func:`write_results`).
 """
 from __future__ import annotations
 
-import io
 import json
 import re
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from langlab import __version__
 from langlab.errors import DataError, ParameterError
 from langlab.presets import Preset
+from langlab.run_figures import write_figures
 from langlab.store import atomic_write_bytes, atomic_write_json, stable_hash
 
 #: File in the output folder that names the preset and configuration of its results.
@@ -97,112 +97,6 @@ def _records(table: Any) -> list[dict]:
     return json.loads(table.to_json(orient="records", double_precision=15))
 
 
-def _strip(ax, table, metric: str, *, censored: str | None = None) -> None:
-    """One column of points per condition (seeds), with the mean as a bar; censored runs hollow."""
-    order = list(dict.fromkeys(table["condition"]))
-    for i, cond in enumerate(order):
-        part = table[table["condition"] == cond]
-        y = part[metric].astype(float).to_numpy()
-        x = i + np.linspace(-0.12, 0.12, len(y)) if len(y) > 1 else np.full(len(y), float(i))
-        hollow = part[censored].astype(bool).to_numpy() if censored in part else np.zeros(len(y), bool)
-        ax.scatter(x[~hollow], y[~hollow], color="C0", alpha=0.7, zorder=3)
-        ax.scatter(x[hollow], y[hollow], facecolors="none", edgecolors="C0", zorder=3,
-                   label="censored (did not reach the threshold)" if hollow.any() and i == 0 else None)
-        ax.plot([i - 0.25, i + 0.25], [y.mean()] * 2, "-", color="k", lw=2, zorder=4)
-    ax.set_xticks(range(len(order)), order)
-    ax.set_xlabel("pre-training condition")
-    ax.set_ylabel(metric.replace("_", " "))
-
-
-def _probe_bars(ax, table, title: str) -> bool:
-    """Mean balanced accuracy of the linear probe (binary task) per condition and representation."""
-    sel = table
-    for column, value in (("task", "binary"), ("probe", "linear")):
-        if column in sel:
-            sel = sel[sel[column] == value]
-    metric = "balanced_accuracy" if "balanced_accuracy" in sel else "accuracy"
-    if not len(sel) or metric not in sel or "condition" not in sel:
-        return False
-    hue = "representation" if "representation" in sel else None
-    order = list(dict.fromkeys(sel["condition"]))
-    groups = list(dict.fromkeys(sel[hue])) if hue else [None]
-    width = 0.8 / len(groups)
-    for j, group in enumerate(groups):
-        part = sel if group is None else sel[sel[hue] == group]
-        means = [part.loc[part["condition"] == c, metric].astype(float).mean() for c in order]
-        ax.bar([i + (j - (len(groups) - 1) / 2) * width for i in range(len(order))], means,
-               width=width, label=str(group) if group is not None else None)
-    ax.axhline(0.5, color="k", ls="--", lw=1, label="chance")
-    ax.set_xticks(range(len(order)), order, rotation=20)
-    ax.set_xlabel("pre-training condition (or baseline)")
-    ax.set_ylabel(f"{metric.replace('_', ' ')} (mean over seeds)")
-    ax.set_ylim(0, 1)
-    ax.set_title(title)
-    ax.legend(fontsize="small", loc="lower right")
-    return True
-
-
-def _figures(tables: dict[str, Any]) -> dict[str, bytes]:
-    """The main figures as PNG bytes, drawn from the results tables (no wall-clock values)."""
-    import matplotlib
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    figures = {}
-
-    def save(name: str, fig) -> None:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=120, bbox_inches="tight", metadata={"Software": None})
-        plt.close(fig)
-        figures[name] = buf.getvalue()
-
-    lstm = tables.get("lstm_training")
-    if lstm is not None and len(lstm) and "steps_to_threshold" in lstm:
-        fig, ax = plt.subplots(figsize=(5.5, 3.4))
-        _strip(ax, lstm, "steps_to_threshold", censored="censored")
-        ax.set_title("LSTM: Spanish training steps until the validation-loss threshold", fontsize=10)
-        if "censored" in lstm and lstm["censored"].astype(bool).any():
-            ax.legend(fontsize="small")
-        save("lstm_steps_to_threshold", fig)
-    curves = tables.get("lstm_curves")
-    if curves is not None and len(curves) and {"condition", "step", "mean"} <= set(curves.columns):
-        fig, ax = plt.subplots(figsize=(5.5, 3.4))
-        order = list(dict.fromkeys(lstm["condition"])) if lstm is not None else []
-        order += [c for c in dict.fromkeys(curves["condition"]) if c not in order]
-        for cond in order:
-            part = curves[curves["condition"] == cond]
-            line, = ax.plot(part["step"], part["mean"], label=cond)
-            if {"ci_low", "ci_high"} <= set(part.columns):  # the band, floored for the log axis
-                low = np.maximum(part["ci_low"].to_numpy(float), part["mean"].to_numpy(float) / 10)
-                ax.fill_between(part["step"], low, part["ci_high"], alpha=0.12, color=line.get_color())
-        ax.set_yscale("log")
-        if lstm is not None and "threshold" in lstm:
-            ax.axhline(float(lstm["threshold"].mean()), color="k", ls="--", lw=1, label="threshold")
-        ax.set_xlabel("Spanish training step")
-        ax.set_ylabel("validation MSE (mean over seeds)")
-        ax.set_title("LSTM learning curves", fontsize=10)
-        ax.legend(fontsize="small")
-        save("lstm_learning_curves", fig)
-    for name, title in (("lstm_probes", "Spanish vs not, from the LSTM states"),
-                        ("ae_probes", "Spanish vs not, from the autoencoder latent")):
-        probes = tables.get(name)
-        if probes is None or not len(probes):
-            continue
-        fig, ax = plt.subplots(figsize=(6, 3.4))
-        if _probe_bars(ax, probes, title):
-            save(f"{name}_accuracy", fig)
-        else:
-            plt.close(fig)
-    ae = tables.get("ae_training")
-    if ae is not None and len(ae) and "val_loss" in ae:
-        fig, ax = plt.subplots(figsize=(5.5, 3.4))
-        _strip(ax, ae, "val_loss")
-        ax.set_ylabel("held-out Spanish MSE after training")
-        ax.set_title("Autoencoder: reconstruction error", fontsize=10)
-        save("ae_val_loss", fig)
-    return figures
-
-
 def write_results(out: Path, tables: dict[str, Any], info: dict, *, timings: dict) -> list[str]:
     """Write every table as CSV, all tables in ``results.json``, the figures as PNG, the
     wall-clock values in ``timings.json`` and finally ``run.json``; each file atomically."""
@@ -220,10 +114,8 @@ def write_results(out: Path, tables: dict[str, Any], info: dict, *, timings: dic
         results["tables"][name] = _records(table)
     atomic_write_json(out / RESULTS_FILE, results)
     written.append(RESULTS_FILE)
-    for name, png in _figures({n: split_wall_clock(t)[0] for n, t in tables.items()
-                               if t is not None}).items():
-        atomic_write_bytes(out / f"{name}.png", png)
-        written.append(f"{name}.png")
+    written += write_figures(out, {n: split_wall_clock(t)[0] for n, t in tables.items() if t is not None},
+                             preset=info["preset"])
     atomic_write_json(out / TIMINGS_FILE, timings)
     written.append(TIMINGS_FILE)
     atomic_write_json(out / RUN_FILE, {**info, "complete": True, "files": sorted(written)})

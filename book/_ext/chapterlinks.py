@@ -25,6 +25,7 @@ MODULE_HOME = {
     "errors": "appendix_reproducibility",
     "experiment": "appendix_real_data", "cli": "appendix_real_data",
     "verdicts": "06_discussion", "book": "appendix_reproducibility",
+    "run_figures": "appendix_real_data",
 }
 #: Pages that describe the package rather than use it.
 SKIP_PAGES = {"appendix_api", "references"}

@@ -20,6 +20,10 @@
    write "ok" / "failed" instead.
 5. Tables made with pandas' ``Styler`` carry no class the theme styles: ``static/langlab.css``
    gives their cells some room.
+6. The single-page build (``make pdf``): Sphinx looks up node visitors by builder name first and
+   falls back to the ``html`` ones only when no extension registered any for ``singlehtml``.
+   One does, so myst-nb's hidden-cell node (registered for ``html`` only) has no visitor there
+   and the build fails; the ``singlehtml`` builder gets every ``html`` visitor it lacks.
 """
 from __future__ import annotations
 
@@ -76,6 +80,13 @@ def _add_static(app, config):
     config.html_static_path = [*config.html_static_path, str(STATIC)]
 
 
+def _singlehtml_visitors(app):
+    handlers = app.registry.translation_handlers
+    if app.builder.name == "singlehtml" and "singlehtml" in handlers:
+        for node, visitors in handlers.get("html", {}).items():
+            handlers["singlehtml"].setdefault(node, visitors)
+
+
 def setup(app):
     app.connect("config-inited", _theme_default_mode)
     app.connect("config-inited", _add_static)
@@ -84,4 +95,5 @@ def setup(app):
     # After Sphinx's own figure numbering (a handler of the same event, priority 500).
     app.connect("env-get-updated", _number_by_chapter, priority=900)
     app.connect("doctree-resolved", _status_words)
+    app.connect("builder-inited", _singlehtml_visitors)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
