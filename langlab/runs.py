@@ -13,7 +13,23 @@ A model plugs in as a :class:`ModelSpec`: its store stage, the preset field of i
 to compute one unit into a folder (``fill``) and how to read one back as result rows
 (``result``). The LSTM (:data:`langlab.training.SPEC`), the autoencoder
 (:data:`langlab.autoencoder.SPEC`) and the probes of both are such specs; :func:`experiment`
-runs a model's grid and :func:`histories` reads its loss curves.
+runs a model's grid and :func:`histories` reads its loss curves. A third model is one more spec
+(its config, with ``seeds``, ``conditions``, ``n_jobs``, ``threads`` and ``training_fields()``,
+a field of the presets)::
+
+    def fill(preset, condition, seed, folder, *, store, data_dir, prepared):
+        data = run_data(preset, condition=condition, store=store, data_dir=data_dir)
+        model, history = train_gru(data.S_train, data.S_val, S_pretrain=data.S_pretrain, ...)
+        history.to_csv(folder / "history.csv", index=False)
+        return {"condition": condition, "seed": seed, "val_loss": history["val_loss"].iloc[-1]}
+
+    def row(preset, entry):
+        return entry.manifest()
+
+    SPEC = ModelSpec(name="GRU runs", stage="gru", config="gru", fill=fill, result=row,
+                     description="GRU, pre-training {condition!r}, seed {seed}",
+                     inputs=data_keys, roots=(fill,))
+    table = experiment(SPEC, "book")
 """
 from __future__ import annotations
 
