@@ -63,7 +63,7 @@ import pandas as pd
 
 from langlab.errors import DataError, LanglabError, ParameterError, check
 from langlab.presets import as_preset
-from langlab.store import Store, atomic_save_npy, atomic_write_json, default_store, stable_hash
+from langlab.store import Entry, Store, atomic_save_npy, atomic_write_json, default_store, stable_hash
 
 __all__ = ["FeatureConfig", "PRESETS", "FeatureSet", "SHARD_SIZE", "STAGE", "check_audio",
            "lowpass_sos", "lowpass", "mel_filterbank", "stft_power", "melspectrogram",
@@ -1103,8 +1103,10 @@ def extract(clips_or_table, *, config: FeatureConfig, store: Store | None = None
     entry = store.entry(STAGE, config={"features": _store_config(config), "selection": selection},
                         inputs=inputs, code=CODE)
     if not entry.exists():
-        _compute(entry, table, root, config, selection, n_jobs=n_jobs, progress=progress,
-                 upstream_skipped=upstream_skipped)
+        with entry.lock():  # a second process waits for this one's result, then reuses it
+            if not entry.exists():
+                _compute(entry, table, root, config, selection, n_jobs=n_jobs, progress=progress,
+                         upstream_skipped=upstream_skipped)
     return load(entry.path, config=config, root=root)
 
 
@@ -1272,6 +1274,7 @@ def load(path: str | os.PathLike, *, config: FeatureConfig | None = None, root: 
     path = Path(path)
     manifest_file = path / "manifest.json"
     check(manifest_file.exists(), f"{path} is not a complete feature entry (no manifest.json)", DataError)
+    Entry.at(path).require()  # every file of the manifest, at its recorded size (and hash if small)
     manifest = json.loads(manifest_file.read_text())
     if config is None:
         cfg = {k: v for k, v in manifest["config"]["features"].items() if k != "__class__"}

@@ -31,6 +31,9 @@ from typing import Any
 import numpy as np
 
 from langlab.errors import ParameterError, check
+from langlab.quiet import tensorflow_logging
+
+tensorflow_logging()  # no retracing warnings in quiet command-line runs, in workers too
 
 #: Name of the recurrent layer inside every model of :func:`build_next_frame_lstm`.
 LSTM_LAYER = "lstm"
