@@ -35,7 +35,7 @@ import pandas as pd
 
 from langlab.errors import DataError, ParameterError, check
 # The TensorFlow set-up and the experiment runner shared with Chapter 3.
-from langlab.models import clip_counts, compute_missing, limit_threads, set_seed
+from langlab.models import clip_counts, compute_missing, in_worker, limit_threads, set_seed
 from langlab.presets import as_preset
 from langlab.store import Store, atomic_save_npy, default_store
 
@@ -640,8 +640,9 @@ def _stored_entry(preset, condition: str, seed: int, *, store, data_dir, train: 
                    _data_keys(preset, condition, store=store, data_dir=data_dir))
     if not entry.exists():
         check(train, f"autoencoder run {condition}/seed {seed} is not in {store}", DataError)
-        _train_unit(preset, condition, int(seed), store=store, data_dir=data_dir,
-                    threads=preset.autoencoder.threads if _in_worker() else None)
+        # In a worker with the preset's thread count, like every run (models.compute_missing).
+        in_worker(_train_unit, preset, condition, int(seed), store=store, data_dir=data_dir,
+                  threads=preset.autoencoder.threads)
     return entry
 
 

@@ -15,8 +15,9 @@ a ``Dense(n_mels)`` applied at every time step, trained with mean squared error 
 - :func:`predict_spectrogram`: the model's predictions laid out as a spectrogram, to set
   beside the real one.
 - :func:`set_seed`, :func:`limit_threads`: reproducible, polite TensorFlow.
-- :func:`parallel`, :func:`compute_missing`: the (condition, seed) runs of Chapters 3 and 5, one
-  after the other or in worker processes (locally or on a Dask cluster).
+- :func:`parallel`, :func:`compute_missing`, :func:`in_worker`: the (condition, seed) runs of
+  Chapters 3 and 5, one after the other or side by side, always in worker processes with a fixed
+  TensorFlow thread count (locally or on a Dask cluster), so results do not depend on scheduling.
 
 TensorFlow is imported only inside functions, so ``import langlab.models`` stays cheap.
 """
@@ -99,11 +100,13 @@ def compute_missing(entries: dict[Any, Any], function: Callable, *args: Any, n_j
 
     ``entries`` maps each unit, a tuple such as ``(condition, seed)``, to its store entry.
     For every unit whose entry is not complete, ``function(*args, *unit, threads=...,
-    **kwargs)`` computes and stores it and returns its entry key. With ``n_jobs=1`` the
-    units run in this process, one after the other, under a progress bar (``threads=None``:
-    TensorFlow keeps this process's threads); otherwise through :func:`parallel`, each worker
-    limited to ``threads`` TensorFlow threads. When every entry is stored nothing runs and no
-    worker starts.
+    **kwargs)`` computes and stores it and returns its entry key. Every unit runs in a worker
+    process whose TensorFlow uses ``threads`` threads (None: 1), never in this process, so that
+    a unit gives the same bits however it is scheduled: TensorFlow's CPU kernels add up in an
+    order that depends on the thread count, and this process's count is whatever it was when
+    TensorFlow started here. With ``n_jobs=1`` the units run one after the other in one worker
+    (:func:`in_worker`), under a progress bar; otherwise through :func:`parallel`. When every
+    entry is stored nothing runs and no worker starts.
 
     Returns
     -------
@@ -114,14 +117,28 @@ def compute_missing(entries: dict[Any, Any], function: Callable, *args: Any, n_j
     missing = [unit for unit, entry in entries.items() if not entry.exists()]
     if not missing:
         return dict(entries)
+    threads = int(threads or 1)
     if n_jobs == 1:
         from tqdm.auto import tqdm
-        keys = [function(*args, *unit, threads=None, **kwargs)
+        keys = [in_worker(function, *args, *unit, threads=threads, **kwargs)
                 for unit in tqdm(missing, desc=desc, file=sys.stderr)]
     else:
         from joblib import delayed
         keys = parallel(n_jobs)(delayed(function)(*args, *unit, threads=threads, **kwargs) for unit in missing)
     return {**entries, **{unit: dataclasses.replace(entries[unit], key=key) for unit, key in zip(missing, keys)}}
+
+
+def in_worker(function: Callable, *args: Any, threads: int, **kwargs: Any) -> Any:
+    """``function(*args, threads=threads, **kwargs)`` in a worker process: this one if it is a
+    pool or cluster worker already (whose TensorFlow has ``threads`` threads, see
+    :func:`limit_threads`), else the one process of a reusable loky pool (started once, kept
+    for the next unit). The unit's result does not depend on the caller's thread count."""
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        return function(*args, threads=threads, **kwargs)
+    from joblib.externals.loky import get_reusable_executor
+    return get_reusable_executor(max_workers=1).submit(function, *args, threads=threads, **kwargs).result()
 
 
 def clip_counts(data) -> dict[str, int]:

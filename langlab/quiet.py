@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import re
+import select
 import sys
 import threading
 from collections.abc import Iterator
@@ -27,28 +28,35 @@ from collections.abc import Iterator
 #: Environment variable set by :func:`quiet` (``"1"``); worker processes read it.
 QUIET_ENV = "LANGLAB_QUIET"
 
-#: Lines of library noise (matched at the start of a line, bytes).
+#: Library noise: from a match to the end of its line is dropped (a match may follow a progress
+#: bar's partial line, which is kept). Bytes.
 NOISE = re.compile(
-    rb"(?:[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ [\w./+-]+:\d+\] "   # absl / TensorFlow C++ log line
+    rb"[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w./+-]+:\d+\] "       # absl / TensorFlow C++ log line
     rb"|WARNING: All log messages before absl::InitializeLog\(\) is called"
     rb"|To enable the following instructions: .* rebuild TensorFlow"
-    rb"|WARNING:tensorflow:.*retracing"                              # tf.function retracing
-    rb"|WARNING:absl:"
-    rb"|Note: "                                                     # libmpg123 notes
-    rb"|Warning: .*(?:MPEG|mpg123|resync|Frankenstein)"
-    rb"|\[[^\]\n]*libmpg123[^\]\n]*\] )")
-#: A partial line (no newline yet) that may still become a :data:`NOISE` line is held back.
-_MAYBE_NOISE = re.compile(rb"(?:[IWEF]\d|WARN|Note|Warn|\[|To en)")
-_END = b"\x00langlab-quiet-flush\x00\n"
+    rb"|WARNING:tensorflow:.*retracing"                                # tf.function retracing
+    rb"|(?<![^\r\]])(?:Note|Warning): "                                # libmpg123 notes and warnings
+    rb"|\[[^\]\n]*libmpg123[^\]\n]*\] ")
+#: Seconds an incomplete line (a progress bar's update) waits for the rest of its line.
+PARTIAL_WAIT = 0.1
+_END = b"\x00langlab-quiet-flush\x00"
+
+
+def _clean(line: bytes) -> bytes:
+    """``line`` (ending in a newline or not) without its noise; b"" if nothing else is left."""
+    match = NOISE.search(line)
+    if match is None:
+        return line
+    kept = line[:match.start()]
+    return kept if kept.strip(b"\r") else b""
 
 
 class StderrFilter:
-    """Route file descriptor 2 through a pipe; a thread forwards every line to the real stderr
-    except those matching ``noise``. Incomplete lines (a progress bar's ``\\r`` updates) are
-    forwarded at once unless they may start a noise line."""
+    """Route file descriptor 2 through a pipe; a thread forwards everything to the real stderr
+    except :data:`NOISE`. An incomplete line (a progress bar's ``\\r`` update) is forwarded
+    after :data:`PARTIAL_WAIT` seconds without the rest of it."""
 
-    def __init__(self, noise: re.Pattern = NOISE):
-        self.noise = noise
+    def __init__(self):
         self._saved: int | None = None
         self._flushed = threading.Event()
 
@@ -64,6 +72,13 @@ class StderrFilter:
     def _pump(self, read: int, out: int) -> None:
         held = b""
         while True:
+            ready, _, _ = select.select([read], [], [], PARTIAL_WAIT if held else None)
+            if not ready:  # the rest of the line is not coming soon: forward what is clean
+                match = NOISE.search(held)
+                cut = match.start() if match else len(held)
+                _write_all(out, held[:cut])
+                held = held[cut:]
+                continue
             try:
                 chunk = os.read(read, 1 << 16)
             except OSError:
@@ -71,17 +86,18 @@ class StderrFilter:
             if not chunk:
                 break
             held += chunk
-            *lines, held = held.split(b"\n")
-            for line in lines:
-                if line == _END[:-1]:
-                    self._flushed.set()
-                elif not self.noise.match(line):
-                    _write_all(out, line + b"\n")
-            if held and not _MAYBE_NOISE.match(held):
-                _write_all(out, held)
+            if _END in held:
+                held = held.replace(_END, b"")
+                lines = held.split(b"\n")
+                held = lines.pop()
+                _write_all(out, b"".join(_clean(line + b"\n") for line in lines) + _clean(held))
                 held = b""
-        if held and not self.noise.match(held):
-            _write_all(out, held)
+                self._flushed.set()
+                continue
+            *lines, held = held.split(b"\n")
+            if lines:
+                _write_all(out, b"".join(_clean(line + b"\n") for line in lines))
+        _write_all(out, _clean(held))
         self._flushed.set()
 
     def stop(self) -> None:

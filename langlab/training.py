@@ -828,8 +828,9 @@ def load_lstm(preset, *, condition: str, seed: int, store=None, data_dir=None):
     entry = _entry(store, preset.lstm, condition, seed,
                    lstm_data(preset, condition=condition, store=store, data_dir=data_dir).keys)
     if not entry.exists():
-        _train_unit(preset, condition, int(seed), store=store, data_dir=data_dir,
-                    threads=preset.lstm.threads if _in_worker() else None)
+        # In a worker with the preset's thread count, like every run (models.compute_missing).
+        models.in_worker(_train_unit, preset, condition, int(seed), store=store, data_dir=data_dir,
+                         threads=preset.lstm.threads)
     return keras.models.load_model(entry.path / "model.keras")
 
 

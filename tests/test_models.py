@@ -121,14 +121,18 @@ def test_set_seed_refuses_bad_seeds(bad):
 
 
 def _unit(store, name, i, *, threads, scale=1):
-    """Store ``i * scale`` and the ``threads`` the unit was given; return the entry key."""
+    """Store ``i * scale``, the ``threads`` the unit was given and its process; return the key."""
+    import os
+
     entry = store.entry("unit", config={"name": name, "i": i})
-    entry.write(lambda folder: {"value": i * scale, "threads": threads})
+    entry.write(lambda folder: {"value": i * scale, "threads": threads, "pid": os.getpid()})
     return entry.key
 
 
-@pytest.mark.parametrize("n_jobs, threads", [(1, None), (2, 3)])
-def test_compute_missing_runs_only_the_missing_units(tmp_path, n_jobs, threads):
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_compute_missing_runs_only_the_missing_units(tmp_path, n_jobs):
+    import os
+
     import joblib
 
     from langlab.store import Store
@@ -136,12 +140,16 @@ def test_compute_missing_runs_only_the_missing_units(tmp_path, n_jobs, threads):
     store = Store(tmp_path)
     _unit(store, "a", 1, threads=0)  # stored before
     entries = {("a", i): store.entry("unit", config={"name": "a", "i": i}) for i in range(4)}
-    with joblib.parallel_config(backend="threading"):  # compute_missing forces no backend
+    backend = "loky" if n_jobs == 1 else "threading"  # compute_missing forces no backend
+    with joblib.parallel_config(backend=backend):
         done = models.compute_missing(entries, _unit, store, n_jobs=n_jobs, threads=3, desc="units",
                                       scale=2)
     assert list(done) == list(entries) and all(e.exists() for e in done.values())
     got = [(e.manifest()["value"], e.manifest()["threads"]) for e in done.values()]
-    assert got == [(0, threads), (1, 0), (4, threads), (6, threads)]  # one after the other: None
+    assert got == [(0, 3), (1, 0), (4, 3), (6, 3)]  # every unit gets the fixed thread count
+    if n_jobs == 1:  # one after the other, in one worker process, never in this one
+        pids = {e.manifest()["pid"] for unit, e in done.items() if unit != ("a", 1)}
+        assert len(pids) == 1 and os.getpid() not in pids
 
 
 def test_compute_missing_starts_no_workers_when_all_is_stored(tmp_path, monkeypatch):
