@@ -9,9 +9,11 @@ One module per pipeline stage (see the book's Introduction for the map):
 - :mod:`langlab.models`   Keras next-frame LSTM and convolutional autoencoder (Chapters 3, 5)
 - :mod:`langlab.training` pre-training protocol, time to threshold, seeds (Chapters 3, 5)
 - :mod:`langlab.probing`  latent states, linear probes, baselines, statistics (Chapters 4, 5)
-- :mod:`langlab.store`    content-addressed, atomic artifact store (Reproducibility appendix)
+- :mod:`langlab.store`    content-addressed, atomic, self-checking artifact store (Reproducibility appendix)
+- :mod:`langlab.environment` the locked environment beside the running one (Reproducibility appendix)
 - :mod:`langlab.presets`  the ``smoke``, ``book`` and ``paper`` presets
 - :mod:`langlab.cli`      the ``langlab`` command
+- :mod:`langlab.quiet`    library noise kept off the command line unless ``--verbose``
 
 Importing :mod:`langlab` is cheap: TensorFlow loads only when a model is built.
 """
