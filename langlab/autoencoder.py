@@ -22,7 +22,6 @@ TensorFlow is imported only inside functions, so ``import langlab.autoencoder`` 
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import os
 import threading
 import time
@@ -148,14 +147,6 @@ PRESETS = {
     "paper": AutoencoderConfig(filters=(32, 64, 4), latent_dim=1000, batch_size=300, epochs=20,
                                seeds=(0, 1, 2, 3, 4)),
 }
-
-
-# --------------------------------------------------------------------------------------------
-# TensorFlow set-up
-# --------------------------------------------------------------------------------------------
-def _in_worker() -> bool:
-    """True in a pool or cluster worker process (loky, multiprocessing, Dask nanny)."""
-    return multiprocessing.parent_process() is not None
 
 
 # --------------------------------------------------------------------------------------------

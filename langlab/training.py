@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-import multiprocessing
 import sys
 import time
 from collections.abc import Sequence
@@ -498,11 +497,6 @@ def _bar(total, desc):
 # --------------------------------------------------------------------------------------------
 # Data of a preset: features, pre-training clips, the noise control
 # --------------------------------------------------------------------------------------------
-def _in_worker() -> bool:
-    """True in a pool or cluster worker process (loky, multiprocessing, Dask nanny)."""
-    return multiprocessing.parent_process() is not None
-
-
 def pretrain_lowpass_hz(preset) -> float:
     """Low-pass cut-off (Hz) of the pre-training clips of ``preset`` (``preset.lstm``)."""
     return float(as_preset(preset).lstm.pretrain_lowpass_hz)
