@@ -1,20 +1,38 @@
 # Two commands for readers:  `make book`  and  `make test`  (and `make pdf` for the PDF).
-# Both create (or reuse) the project virtual environment in .venv first.
+# Both create (or reuse) the project virtual environment in .venv first, installed from the
+# exact, hashed lock of the whole dependency tree (requirements.lock; refresh it with `make lock`).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := requirements.lock
+# The lock tool (uv) lives in a venv of its own, so that it is not part of the locked tree.
+LOCK_VENV := .venv-lock
+UV        := $(LOCK_VENV)/bin/uv
+LOCK_ARGS := --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: book pdf test test-fast venv clean clean-store bench
+.PHONY: book pdf test test-fast venv clean clean-store bench lock lock-upgrade
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
+
+$(UV):
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet uv
+
+## Re-resolve requirements.lock after editing pyproject.toml's dependencies (keeps the other pins).
+lock: $(UV)
+	$(UV) pip compile pyproject.toml $(LOCK_ARGS) --output-file $(LOCK) --quiet
+
+## Move every pin of requirements.lock to the newest version pyproject.toml allows.
+lock-upgrade: $(UV)
+	$(UV) pip compile pyproject.toml $(LOCK_ARGS) --upgrade --output-file $(LOCK) --quiet
 
 ## Build the book into _build/html (open _build/html/index.html); fails on any cell error.
 book: $(STAMP)

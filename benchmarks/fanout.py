@@ -5,7 +5,9 @@ corpus, features, every (condition, seed) training, probes).
 Run alone with ``.venv/bin/python benchmarks/fanout.py [PRESET]``; ``benchmarks/run.py`` prints
 its line. On the smoke preset every unit is a second or two of compute, so the fixed cost of a
 worker process (starting it, importing TensorFlow, tracing the graphs once more) dominates and
-one in-process worker wins; the fan-out pays off when units are long (book, paper).
+one worker wins; the fan-out pays off when units are long (book, paper). Both runs train every
+unit in worker processes with the preset's fixed TensorFlow thread count
+(:func:`langlab.models.compute_missing`), so their results files are identical byte for byte.
 """
 from __future__ import annotations
 
@@ -17,9 +19,9 @@ import time
 from pathlib import Path
 
 
-def run_seconds(*, n_jobs: int, preset: str = "smoke") -> tuple[float, dict[str, str]]:
+def run_seconds(*, n_jobs: int, preset: str = "smoke") -> tuple[float, dict[str, bytes]]:
     """Wall-clock seconds of ``langlab run --preset PRESET --n-jobs N`` on a fresh store, and
-    the results tables it wrote (``{file name: CSV text}``)."""
+    the results files it wrote (``{file name: bytes}``, all but the wall-clock ``timings.json``)."""
     with tempfile.TemporaryDirectory(prefix=f"langlab-fanout-{n_jobs}-") as tmp:
         env = {**os.environ, "LANGLAB_HOME": str(Path(tmp) / "home"), "TF_CPP_MIN_LOG_LEVEL": "2"}
         out = Path(tmp) / "out"
@@ -30,7 +32,8 @@ def run_seconds(*, n_jobs: int, preset: str = "smoke") -> tuple[float, dict[str,
         seconds = time.perf_counter() - started
         if done.returncode != 0:
             raise RuntimeError(f"langlab run --n-jobs {n_jobs} failed:\n{done.stderr[-2000:]}")
-        tables = {p.name: p.read_text() for p in sorted(out.glob("*.csv"))}
+        tables = {p.name: p.read_bytes() for p in sorted(out.iterdir())
+                  if p.is_file() and p.name != "timings.json"}  # every results file, as bytes
     return seconds, tables
 
 

@@ -7,7 +7,9 @@ One convention for every subcommand:
 - lists as comma-separated values: ``--languages es,it,ja``, ``--conditions none,es``;
 - a corpus folder may be a Common Voice release folder, one locale folder, or a folder that
   holds exactly one release folder (what ``langlab synth OUT`` writes): the release used is said;
-- every error, bad usage included, is one line on stderr and exit code 2, never a traceback.
+- every error, bad usage included, is one line on stderr and exit code 2, never a traceback;
+- library noise (TensorFlow's log lines, retracing warnings, libmpg123's notes) is kept off
+  stderr unless ``--verbose`` is given anywhere on the command line (:mod:`langlab.quiet`).
 """
 from __future__ import annotations
 
@@ -282,6 +284,34 @@ def _run_options(p: argparse.ArgumentParser) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# langlab store verify [--fix]  (langlab.store; Reproducibility appendix)
+# --------------------------------------------------------------------------------------------
+def _store_verify(args: argparse.Namespace) -> int:
+    """Check every stored file against its manifest's size and SHA-256; exit 1 if an entry is
+    damaged (0 with --fix, which moves damaged entries aside so that the next run computes them
+    again)."""
+    from langlab.store import Store
+
+    store = Store(args.store) if args.store else Store()
+    entries = store.entries(args.stage)
+    damaged = store.verify(args.stage, fix=args.fix)
+    for entry, problem in damaged:
+        if not args.fix:
+            print(f"damaged: {entry.stage}/{entry.key}: {problem}")
+    print(f"{len(entries)} entries checked in {store.root}: {len(damaged)} damaged"
+          + (" (moved aside; the next run computes them again)" if args.fix and damaged else
+             " (run with --fix to move them aside)" if damaged else ""))
+    return 1 if damaged and not args.fix else 0
+
+
+def _store_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("verify",), help="what to do with the store (verify)")
+    p.add_argument("--stage", default=None, help="only this stage (e.g. features, lstm)")
+    p.add_argument("--fix", action="store_true", help="move damaged entries aside")
+    _add(p, "store")
+
+
+# --------------------------------------------------------------------------------------------
 #: name -> (what it runs, what options it takes, one-line help), in help order.
 SUBCOMMANDS = {
     "synth": (_synth, _synth_options, "generate the embedded eSpeak NG corpus in Common Voice layout"),
@@ -290,6 +320,7 @@ SUBCOMMANDS = {
                                                "corpus), cached"),
     "run": (_run, _run_options, "run the whole experiment (corpus to probes) and write results tables "
                                 "and figures"),
+    "store": (_store_verify, _store_options, "check the artifact store: langlab store verify [--fix]"),
 }
 
 
@@ -297,6 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="langlab",
                      description="Speech-representation pipeline behind the book 'What a network hears first'.")
     parser.add_argument("--version", action="version", version=f"langlab {__version__}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show TensorFlow's log lines and decoder notes (hidden by default; "
+                             "may be given after the command too)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (run, add_options, summary) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=summary, description=" ".join(run.__doc__.split()))
@@ -306,20 +340,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in argv
+    argv = [a for a in argv if a != "--verbose"]
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    try:
-        return int(args.func(args) or 0)
-    except LanglabError as exc:
-        print(f"langlab {args.command}: error: {exc}", file=sys.stderr)
-        return ERROR_EXIT
-    except KeyboardInterrupt:
-        print(f"langlab {args.command}: interrupted; run it again to continue where it stopped",
-              file=sys.stderr)
-        return 130
+    from langlab.quiet import quiet
+    with quiet(verbose):
+        try:
+            return int(args.func(args) or 0)
+        except LanglabError as exc:
+            print(f"langlab {args.command}: error: {exc}", file=sys.stderr)
+            return ERROR_EXIT
+        except KeyboardInterrupt:
+            print(f"langlab {args.command}: interrupted; run it again to continue where it stopped",
+                  file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ from langlab.dsp import empty_mel_filters, max_n_mels, scale_global, scale_minma
 from langlab.errors import (DataError, ParameterError, check, check_choice, check_int, check_number,
                             checked)
 from langlab.presets import as_preset
-from langlab.store import Store, default_store
+from langlab.store import Entry, Store, default_store
 
 __all__ = ["FeatureConfig", "PRESETS", "PAPER_LOWPASS_HZ", "FeatureSet", "SHARD_SIZE", "STAGE", "extract",
            "load", "for_preset"]
@@ -375,8 +375,10 @@ def extract(clips_or_table, *, config: FeatureConfig, store: Store | None = None
     entry = store.entry(STAGE, config={"features": _store_config(config), "selection": selection},
                         inputs=inputs, code=ROOTS)
     if not entry.exists():
-        feature_store.compute(entry, table, root, config, selection, shard_size=SHARD_SIZE, n_jobs=n_jobs,
-                              progress=progress, upstream_skipped=upstream_skipped)
+        with entry.lock():  # a second process waits for this one's result, then reuses it
+            if not entry.exists():
+                feature_store.compute(entry, table, root, config, selection, shard_size=SHARD_SIZE,
+                                      n_jobs=n_jobs, progress=progress, upstream_skipped=upstream_skipped)
     return load(entry.path, config=config, root=root)
 
 
@@ -400,6 +402,7 @@ def load(path: str | os.PathLike, *, config: FeatureConfig | None = None, root: 
     path = Path(path)
     manifest_file = path / "manifest.json"
     check(manifest_file.exists(), f"{path} is not a complete feature entry (no manifest.json)", DataError)
+    Entry.at(path).require()  # every file of the manifest, at its recorded size (and hash if small)
     manifest = json.loads(manifest_file.read_text())
     if config is None:
         cfg = {k: v for k, v in manifest["config"]["features"].items() if k != "__class__"}

@@ -31,6 +31,9 @@ from typing import Any
 import numpy as np
 
 from langlab.errors import ParameterError, check
+from langlab.quiet import tensorflow_logging
+
+tensorflow_logging()  # no retracing warnings in quiet command-line runs, in workers too
 
 #: Name of the recurrent layer inside every model of :func:`build_next_frame_lstm`.
 LSTM_LAYER = "lstm"
@@ -59,9 +62,10 @@ def set_seed(seed: int) -> None:
 def limit_threads(threads: int) -> None:
     """Limit TensorFlow to ``threads`` intra-op threads (and 1 inter-op thread) in this process.
 
-    Takes effect only before TensorFlow runs its first operation; later calls keep the old
-    setting. Used in worker processes, so that two parallel runs share 2 cores instead of
-    fighting over them.
+    Takes effect only before TensorFlow runs its first operation; a later call with another
+    count keeps the old setting and warns (results would depend on the thread count). Used in
+    the worker processes that train every run (:func:`compute_missing`): two parallel runs share
+    2 cores instead of fighting over them, and a run gives the same bits wherever it trains.
     """
     check(isinstance(threads, (int, np.integer)) and threads >= 1,
           f"threads must be a positive integer, got {threads!r}")
@@ -73,7 +77,13 @@ def limit_threads(threads: int) -> None:
         tf.config.threading.set_intra_op_parallelism_threads(int(threads))
         tf.config.threading.set_inter_op_parallelism_threads(1)
     except RuntimeError:  # TensorFlow already initialised in this process
-        pass
+        running = tf.config.threading.get_intra_op_parallelism_threads()
+        if running != int(threads):
+            import warnings
+            warnings.warn(f"TensorFlow in process {os.getpid()} already runs with "
+                          f"{running or 'its default number of'} intra-op threads, not {threads}: "
+                          "runs trained here may differ in their last digits from runs trained "
+                          "elsewhere", RuntimeWarning, stacklevel=2)
 
 
 # --------------------------------------------------------------------------------------------

@@ -160,7 +160,7 @@ def parallel(n_jobs: int):
 
 def _compute_unit(spec: ModelSpec, preset, unit: Unit, entry: Entry, *, store: Store, data_dir,
                   threads: int | None, prepared: Any = None) -> None:
-    """Compute and store one unit unless it is stored (in this process or a worker's)."""
+    """Compute and store one unit unless it is stored (in a worker process, see :func:`compute`)."""
     if entry.exists():
         return
     if threads:
@@ -172,25 +172,40 @@ def _compute_unit(spec: ModelSpec, preset, unit: Unit, entry: Entry, *, store: S
                 description=spec.description.format(condition=condition, seed=seed))
 
 
+def run_in_worker(function: Callable, *args: Any, threads: int, **kwargs: Any) -> Any:
+    """``function(*args, threads=threads, **kwargs)`` in a worker process: this one if it is a
+    pool or cluster worker already (whose TensorFlow has ``threads`` threads), else the one
+    process of a reusable loky pool (started once, kept for the next unit). The result does not
+    depend on the caller's TensorFlow thread count (appendix "Reproducibility")."""
+    if in_worker():
+        return function(*args, threads=threads, **kwargs)
+    from joblib.externals.loky import get_reusable_executor
+    return get_reusable_executor(max_workers=1).submit(function, *args, threads=threads, **kwargs).result()
+
+
 def compute(spec: ModelSpec, preset, entries: Mapping[Unit, Entry], *, store: Store, data_dir=None,
             n_jobs: int = 1, threads: int | None = None, progress: bool = True) -> None:
     """Compute the units of ``entries`` whose store entries are missing.
 
-    With ``n_jobs=1`` they run in this process, one after the other, under a progress bar
-    (TensorFlow keeps this process's threads); otherwise through :func:`parallel`, each worker
-    limited to ``threads`` TensorFlow threads (None: no limit, for units without TensorFlow).
-    When every entry is stored nothing runs and no worker starts.
+    Every unit runs in a worker process whose TensorFlow uses ``threads`` threads (None: 1),
+    never in this process, so that a unit gives the same bits however it is scheduled:
+    TensorFlow's CPU kernels add up in an order that depends on the thread count, and this
+    process's count is whatever it was when TensorFlow started here. With ``n_jobs=1`` the
+    units run one after the other in one worker (:func:`run_in_worker`), under a progress bar;
+    otherwise through :func:`parallel`. When every entry is stored nothing runs and no worker
+    starts.
     """
     missing = [unit for unit, e in entries.items() if not e.exists()]
     if missing:
         prepared = (spec.prepare(preset, {u: entries[u] for u in missing}, store=store, data_dir=data_dir,
                                  progress=progress) if spec.prepare else {})
         kwargs = dict(store=store, data_dir=data_dir)
+        threads = int(threads or 1)
         if n_jobs == 1:
             from tqdm.auto import tqdm
             for unit in tqdm(missing, desc=spec.name, file=sys.stderr, disable=not progress):
-                _compute_unit(spec, preset, unit, entries[unit], threads=None, prepared=prepared.get(unit),
-                              **kwargs)
+                run_in_worker(_compute_unit, spec, preset, unit, entries[unit], threads=threads,
+                              prepared=prepared.get(unit), **kwargs)
         else:
             from joblib import delayed
             parallel(n_jobs)(delayed(_compute_unit)(spec, preset, unit, entries[unit], threads=threads,
@@ -275,7 +290,7 @@ def histories(spec: ModelSpec, preset, **kwargs: Any) -> pd.DataFrame:
 
 
 def ensure(spec: ModelSpec, preset, *, condition: str, seed: int, store=None, data_dir=None) -> Entry:
-    """The complete entry of one unit of a model, computed in this process if missing."""
+    """The complete entry of one unit of a model, computed in a worker process if missing."""
     from langlab.pretraining import check_conditions
     preset = as_preset(preset)
     check_conditions([condition])
@@ -283,8 +298,9 @@ def ensure(spec: ModelSpec, preset, *, condition: str, seed: int, store=None, da
     store = default_store(store)
     found = entry(spec, preset, condition, seed, store=store,
                   inputs=spec.inputs(preset, condition, store=store, data_dir=data_dir))
-    threads = getattr(preset, spec.config).threads if in_worker() else None
-    _compute_unit(spec, preset, (condition, seed), found, store=store, data_dir=data_dir, threads=threads)
+    if not found.exists():
+        run_in_worker(_compute_unit, spec, preset, (condition, seed), found, store=store, data_dir=data_dir,
+                      threads=getattr(preset, spec.config).threads)
     return found
 
 

@@ -646,11 +646,13 @@ def embedded_corpus(config: SynthConfig | None = None, *, store: Store | None = 
     check(isinstance(config, SynthConfig), f"config must be a SynthConfig, got {type(config).__name__}")
     store = default_store(store)
     entry = _entry(config, store)
-    if not entry.exists():
-        partial = entry.partial()
-        summary = write_corpus(partial, config, n_jobs=n_jobs, progress=progress)
+    if entry.exists():
+        return entry.path / config.release
+    with entry.lock():  # a second process waits for this one's corpus, then reuses it
         if entry.exists():  # another process finished the same corpus meanwhile
             return entry.path / config.release
+        partial = entry.partial()
+        summary = write_corpus(partial, config, n_jobs=n_jobs, progress=progress)
 
         def fill(tmp: Path) -> dict:
             release = partial / config.release

@@ -25,6 +25,9 @@ def root() -> Path:
 
 def pytest_configure(config):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Worker processes (loky) unpickle functions defined in test modules: let them import those.
+    tests = str(Path(__file__).resolve().parent)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")]))
 
 
 @pytest.fixture(scope="session")

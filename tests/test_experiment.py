@@ -1,5 +1,7 @@
 """``langlab run``: bad invocations, the output-folder guard, reuse bookkeeping, a whole smoke run,
-kill -9 and resume, and a two-worker Dask cluster giving the same results as the local run."""
+and results identical byte for byte however the work is scheduled (one worker, two, a Dask
+cluster, kill -9 and resume, two runs sharing one store) or healed (damaged store entries);
+a read-only store is one clear line."""
 from __future__ import annotations
 
 import dataclasses
@@ -35,6 +37,35 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def results_files(out: Path) -> dict[str, bytes]:
+    """Every file of an output folder but ``timings.json`` (wall-clock values), as bytes."""
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir())
+            if p.is_file() and p.name != ex.TIMINGS_FILE}
+
+
+def assert_same_results(out: Path, reference: Path) -> None:
+    got, want = results_files(out), results_files(reference)
+    assert sorted(got) == sorted(want)
+    differ = [name for name in want if got[name] != want[name]]
+    assert not differ, f"results differ from the reference run in {differ}"
+
+
+#: What library noise looks like (TensorFlow's C++ log lines and notes, retracing warnings,
+#: libmpg123's notes); none of it may reach a command-line user (langlab.quiet).
+NOISE = re.compile(r"^[IWEF]\d{4} \d\d:|oneDNN|absl::|retracing|WARNING:tensorflow|^Note: |^Warning: ")
+
+
+def noise_lines(stderr: str) -> list[str]:
+    """Lines (and progress-bar updates) of ``stderr`` that are library noise."""
+    return [line for line in re.split(r"[\r\n]", stderr) if NOISE.search(line)]
+
+
+def messages(stderr: str) -> list[str]:
+    """Lines of ``stderr`` that are not progress bars (tqdm's ``\\r`` updates and their ends)."""
+    return [line for line in stderr.splitlines() if line.strip() and "\r" not in line
+            and not re.search(r"\|[^|]*\| *\d+/\d+ \[", line)]
 
 
 def results_content(out: Path) -> dict:
@@ -304,7 +335,7 @@ def test_kill_9_then_resume_redoes_nothing_and_matches(reference_run, tmp_path):
     assert reused >= len(finished_before), (reused, finished_before)
     recomputed = {f"{e.stage}/{e.key}" for e in store.entries()} - finished_before
     assert sum(s["entries_computed"] for s in timings["stages"]) == len(recomputed)
-    assert results_content(out) == results_content(reference_out)
+    assert_same_results(out, reference_out)
 
 
 @pytest.mark.slow
@@ -320,4 +351,115 @@ def test_dask_cluster_gives_the_same_results(reference_run, tmp_path, tmp_home):
     assert f"on Dask cluster {cluster.scheduler_address}" in done.stdout
     timings = json.loads((tmp_path / "out" / ro.TIMINGS_FILE).read_text())
     assert timings["scheduler"] == cluster.scheduler_address
-    assert results_content(tmp_path / "out") == results_content(reference_out)
+    assert_same_results(tmp_path / "out", reference_out)
+
+
+@pytest.mark.slow
+def test_one_worker_gives_the_same_results_and_a_quiet_stderr(reference_run, tmp_path):
+    """``--n-jobs 1`` (units one after the other) against the reference's two workers; stderr
+    holds progress bars and nothing else: no TensorFlow log lines, retracing warnings or
+    decoder notes."""
+    _, reference_out, _ = reference_run
+    done = langlab_run(*SMOKE[:-2], "--n-jobs", "1", "--quiet", "--out", str(tmp_path / "out"),
+                       home=tmp_path / "home")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert noise_lines(done.stderr) == [] and messages(done.stderr) == [], done.stderr[-3000:]
+    assert_same_results(tmp_path / "out", reference_out)
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _flip_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.slow
+def test_damaged_entries_are_reported_healed_and_give_the_same_results(reference_run, tmp_path):
+    """A truncated array (what a full disk or an interrupted copy leaves), a flipped byte and a
+    missing file: each reported in one line, moved aside, computed again; same results."""
+    import shutil
+
+    home, reference_out, _ = reference_run
+    shutil.copytree(home, tmp_path / "home")
+    store = Store(tmp_path / "home" / "store")
+    features = max((e for e in store.entries("features")),
+                   key=lambda e: (e.path / "S_db.npy").stat().st_size)
+    lstm, ae = store.entries("lstm")[0], store.entries("autoencoder")[0]
+    _truncate(features.path / "S_db.npy")
+    _flip_byte(lstm.path / "model.keras")
+    (ae.path / "history.csv").unlink()
+    done = langlab_run(*SMOKE, "--quiet", "--out", str(tmp_path / "out"), home=tmp_path / "home")
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = messages(done.stderr)
+    assert len(lines) == 3, done.stderr  # one line a damaged entry, nothing else
+    assert noise_lines(done.stderr) == []
+    size = (features.path / "S_db.npy").stat().st_size  # recomputed: the full size again
+    expected = {f"features/{features.key}": f"S_db.npy has {size // 2} bytes, the manifest says {size}",
+                f"lstm/{lstm.key}": "model.keras has changed (its SHA-256 differs from the manifest's)",
+                f"autoencoder/{ae.key}": "history.csv is missing"}
+    for name, problem in expected.items():
+        assert any(line.startswith(f"langlab store: damaged entry {name}: {problem}; moved to ")
+                   for line in lines), (name, done.stderr)
+    for entry in (features, lstm, ae):
+        assert entry.exists() and entry.problem(hashes=True) is None
+        assert len(list((entry.path.parent / ".damaged").iterdir())) == 1
+    assert_same_results(tmp_path / "out", reference_out)
+
+
+@pytest.mark.slow
+def test_two_runs_on_one_store_compute_each_entry_once(reference_run, tmp_path):
+    """Two ``langlab run`` processes started together on one empty store: every entry is written
+    by one of them (the other waits for it and reuses it; corpus, features and every training
+    are computed once, see ``Entry.lock``), and both write the same results."""
+    _, reference_out, _ = reference_run
+    store = tmp_path / "store"
+    env = {**os.environ, "LANGLAB_HOME": str(tmp_path / "home")}
+    procs = [subprocess.Popen([sys.executable, "-m", "langlab.cli", "run", *SMOKE, "--quiet",
+                               "--store", str(store), "--out", str(tmp_path / f"out{i}")],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    outputs = [p.communicate(timeout=2400) for p in procs]
+    for proc, (_, err) in zip(procs, outputs):
+        assert proc.returncode == 0, err[-3000:]
+        for line in messages(err):  # the only message: waiting for the other process
+            if "A worker stopped while some jobs were given" in line or "warnings.warn(" in line:
+                continue  # loky restarting a worker of the crowded machine (the run goes on)
+            assert line.startswith("langlab store: waiting for "), line
+        assert noise_lines(err) == []
+    computed = [line.split("\t")[1] for line in (store / "computed.log").read_text().splitlines()]
+    assert computed and len(computed) == len(set(computed)), sorted(computed)
+    assert set(computed) == {f"{e.stage}/{e.key}" for e in Store(store).entries()}
+    assert_same_results(tmp_path / "out0", reference_out)
+    assert_same_results(tmp_path / "out1", reference_out)
+
+
+def test_read_only_store_is_one_clear_line(tmp_path):
+    """A store folder that cannot be written: one line naming it, exit code 2, nothing written.
+    Permissions do not bind root, so as root the folder is made immutable (``chattr +i``)."""
+    import errno
+    import shutil
+
+    store = tmp_path / "store"
+    store.mkdir()
+    if os.geteuid() == 0:
+        if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(store)]).returncode:
+            pytest.skip("running as root on a filesystem without chattr +i")
+        why = os.strerror(errno.EPERM)
+    else:
+        os.chmod(store, 0o555)
+        why = os.strerror(errno.EACCES)
+    try:
+        done = langlab_run("--preset", "smoke", "--quiet", "--store", str(store),
+                           "--out", str(tmp_path / "out"), home=tmp_path / "home", timeout=600)
+        assert done.returncode == 2, done.stderr[-3000:]
+        assert done.stderr == (f"langlab run: error: cannot write to {store}: {why}; make it "
+                               "writable, or put the store elsewhere (LANGLAB_HOME or --store)\n")
+        assert list(store.iterdir()) == []
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(store)])
+        os.chmod(store, 0o755)

@@ -135,3 +135,25 @@ def test_clip_counts():
     data = runs.RunData(S_train=np.zeros((5, 2, 3)), S_val=np.zeros((2, 2, 3)), S_pretrain=None,
                         features=None, keys=())
     assert runs.clip_counts(data) == {"n_train": 5, "n_val": 2, "n_pretrain": 0}
+
+
+def _pid_fill(preset, condition, seed, folder, *, store, data_dir, prepared):
+    """A unit that records the process and the TensorFlow thread count it ran with."""
+    import os
+    return {"condition": condition, "seed": seed, "value": 0, "prepared": prepared, "pid": os.getpid(),
+            "threads": os.environ.get("TF_NUM_INTRAOP_THREADS")}
+
+
+def test_units_run_in_a_worker_with_the_fixed_thread_count_even_with_one_job(tmp_path):
+    """Results must not depend on scheduling: never in this process, whose TensorFlow may have
+    started with another thread count (Reproducibility appendix)."""
+    import os
+
+    spec = dataclasses.replace(TOY, fill=_pid_fill, roots=(_pid_fill,))
+    store = Store(tmp_path)
+    preset, entries = _entries(spec, store, [("none", 0), ("none", 1)])
+    runs.compute(spec, preset, entries, store=store, n_jobs=1, threads=1, progress=False)
+    manifests = [e.manifest() for e in entries.values()]
+    pids = {m["pid"] for m in manifests}
+    assert len(pids) == 1 and os.getpid() not in pids  # one worker, one unit after the other
+    assert {m["threads"] for m in manifests} == {"1"}
