@@ -52,3 +52,14 @@ def test_claim_stops_a_chapter_whose_text_no_longer_matches():
     claim(0.62 > 0.5, "above chance")  # holds: nothing happens
     with pytest.raises(AssertionError, match="no longer matches its numbers: above chance"):
         claim(0.48 > 0.5, "above chance")
+
+
+@pytest.mark.parametrize("where", ["package docstring", "README", "API appendix"])
+def test_every_module_is_listed(where, root):
+    """The package docstring, the README's module table and the API reference name every module."""
+    modules = sorted(p.stem for p in (root / "langlab").glob("*.py") if p.stem != "__init__")
+    text = {"package docstring": langlab.__doc__,
+            "README": (root / "README.md").read_text(),
+            "API appendix": (root / "book" / "appendix_api.md").read_text()}[where]
+    missing = [m for m in modules if f"langlab.{m}" not in text]
+    assert not missing, f"{where} does not name {missing}"

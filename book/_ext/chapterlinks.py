@@ -26,6 +26,8 @@ MODULE_HOME = {
     "experiment": "appendix_real_data", "cli": "appendix_real_data",
     "verdicts": "06_discussion", "book": "appendix_reproducibility",
     "run_figures": "appendix_real_data",
+    "codeversion": "appendix_reproducibility", "gluediff": "appendix_reproducibility",
+    "buildcheck": "appendix_reproducibility",
 }
 #: Pages that describe the package rather than use it.
 SKIP_PAGES = {"appendix_api", "references"}
