@@ -179,8 +179,10 @@ def run_in_worker(function: Callable, *args: Any, threads: int, **kwargs: Any) -
     depend on the caller's TensorFlow thread count (appendix "Reproducibility")."""
     if in_worker():
         return function(*args, threads=threads, **kwargs)
-    from joblib.externals.loky import get_reusable_executor
-    return get_reusable_executor(max_workers=1).submit(function, *args, threads=threads, **kwargs).result()
+    # joblib's own loky executor: the one joblib.Parallel reuses (loky's plain reusable executor
+    # lacks joblib's temp-folder manager, and a later Parallel(n_jobs=2) would fail on it)
+    from joblib.executor import get_memmapping_executor
+    return get_memmapping_executor(1).submit(function, *args, threads=threads, **kwargs).result()
 
 
 def compute(spec: ModelSpec, preset, entries: Mapping[Unit, Entry], *, store: Store, data_dir=None,

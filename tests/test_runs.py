@@ -157,3 +157,14 @@ def test_units_run_in_a_worker_with_the_fixed_thread_count_even_with_one_job(tmp
     pids = {m["pid"] for m in manifests}
     assert len(pids) == 1 and os.getpid() not in pids  # one worker, one unit after the other
     assert {m["threads"] for m in manifests} == {"1"}
+
+
+def test_one_job_then_two_jobs_share_joblibs_worker_pool(tmp_path):
+    """A unit run alone (n_jobs=1, or runs.ensure) and then a Parallel(n_jobs=2) fan-out in one
+    process: both through joblib's executor (loky's bare one broke the next Parallel)."""
+    store = Store(tmp_path)
+    preset, entries = _entries(TOY, store, [("none", 0), ("none", 1), ("it", 0), ("it", 1)])
+    first = dict(list(entries.items())[:1])
+    runs.compute(TOY, preset, first, store=store, n_jobs=1, threads=1, progress=False)
+    runs.compute(TOY, preset, entries, store=store, n_jobs=2, threads=1, progress=False)
+    assert all(e.exists() for e in entries.values())
