@@ -42,7 +42,7 @@ def free_port() -> int:
 def results_files(out: Path) -> dict[str, bytes]:
     """Every file of an output folder but ``timings.json`` (wall-clock values), as bytes."""
     return {p.name: p.read_bytes() for p in sorted(out.iterdir())
-            if p.is_file() and p.name != ex.TIMINGS_FILE}
+            if p.is_file() and p.name != ro.TIMINGS_FILE}
 
 
 def assert_same_results(out: Path, reference: Path) -> None:
