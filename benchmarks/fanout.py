@@ -20,18 +20,18 @@ from pathlib import Path
 
 
 def run_seconds(*, n_jobs: int, preset: str = "smoke") -> tuple[float, dict[str, bytes]]:
-    """Wall-clock seconds of ``langlab run --preset PRESET --n-jobs N`` on a fresh store, and
+    """Wall-clock seconds of ``langlab run --preset PRESET --jobs N`` on a fresh store, and
     the results files it wrote (``{file name: bytes}``, all but the wall-clock ``timings.json``)."""
     with tempfile.TemporaryDirectory(prefix=f"langlab-fanout-{n_jobs}-") as tmp:
         env = {**os.environ, "LANGLAB_HOME": str(Path(tmp) / "home"), "TF_CPP_MIN_LOG_LEVEL": "2"}
         out = Path(tmp) / "out"
         started = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "langlab.cli", "run", "--preset", preset,
-                               "--n-jobs", str(n_jobs), "--out", str(out), "--quiet"],
+                               "--jobs", str(n_jobs), "--out", str(out), "--quiet"],
                               env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - started
         if done.returncode != 0:
-            raise RuntimeError(f"langlab run --n-jobs {n_jobs} failed:\n{done.stderr[-2000:]}")
+            raise RuntimeError(f"langlab run --jobs {n_jobs} failed:\n{done.stderr[-2000:]}")
         tables = {p.name: p.read_bytes() for p in sorted(out.iterdir())
                   if p.is_file() and p.name != "timings.json"}  # every results file, as bytes
     return seconds, tables

@@ -562,7 +562,7 @@ def run_experiment(preset: str = "smoke", *, data_dir: str | os.PathLike | None 
     if n_jobs is None:
         n_jobs = -1 if scheduler else 2
     check(isinstance(n_jobs, int) and (n_jobs >= 1 or n_jobs == -1),
-          f"--n-jobs must be a whole number >= 1 (or -1 for all cores), got {n_jobs!r}")
+          f"--jobs must be a whole number >= 1 (or -1 for all cores), got {n_jobs!r}")
     out_dir = Path(out) if out is not None else default_out(preset)
     info = run_info(config, data_dir=data, seeds=seed_tuple, conditions=cond_tuple)
     check_out(out_dir, info)

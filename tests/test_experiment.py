@@ -356,11 +356,11 @@ def test_dask_cluster_gives_the_same_results(reference_run, tmp_path, tmp_home):
 
 @pytest.mark.slow
 def test_one_worker_gives_the_same_results_and_a_quiet_stderr(reference_run, tmp_path):
-    """``--n-jobs 1`` (units one after the other) against the reference's two workers; stderr
+    """``--jobs 1`` (units one after the other) against the reference's two workers; stderr
     holds progress bars and nothing else: no TensorFlow log lines, retracing warnings or
     decoder notes."""
     _, reference_out, _ = reference_run
-    done = langlab_run(*SMOKE[:-2], "--n-jobs", "1", "--quiet", "--out", str(tmp_path / "out"),
+    done = langlab_run(*SMOKE[:-2], "--jobs", "1", "--quiet", "--out", str(tmp_path / "out"),
                        home=tmp_path / "home")
     assert done.returncode == 0, done.stderr[-3000:]
     assert noise_lines(done.stderr) == [] and messages(done.stderr) == [], done.stderr[-3000:]
