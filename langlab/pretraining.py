@@ -74,6 +74,19 @@ def unregister(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
+def definition(name: str) -> Condition | None:
+    """The registered condition ``name`` (None for ``"none"`` or an unknown name): what a worker
+    process needs to know a condition registered in this one (:func:`adopt`)."""
+    return _REGISTRY.get(name)
+
+
+def adopt(condition: Condition | None) -> None:
+    """Register ``condition`` in this process unless it knows the name already: a worker gets
+    the conditions registered in the process that sent it the unit (a notebook, a test)."""
+    if condition is not None and condition.name not in _REGISTRY:
+        _REGISTRY[condition.name] = condition
+
+
 def names() -> tuple[str, ...]:
     """Every known condition: ``"none"`` and the registered ones, in registration order."""
     return (NONE, *_REGISTRY)

@@ -159,8 +159,11 @@ def parallel(n_jobs: int):
 
 
 def _compute_unit(spec: ModelSpec, preset, unit: Unit, entry: Entry, *, store: Store, data_dir,
-                  threads: int | None, prepared: Any = None) -> None:
-    """Compute and store one unit unless it is stored (in a worker process, see :func:`compute`)."""
+                  threads: int | None, prepared: Any = None, condition: Any = None) -> None:
+    """Compute and store one unit unless it is stored (in a worker process, see :func:`compute`);
+    ``condition`` is the unit's registered pre-training condition, made known to the worker."""
+    from langlab import pretraining
+    pretraining.adopt(condition)
     if entry.exists():
         return
     if threads:
@@ -201,17 +204,19 @@ def compute(spec: ModelSpec, preset, entries: Mapping[Unit, Entry], *, store: St
     if missing:
         prepared = (spec.prepare(preset, {u: entries[u] for u in missing}, store=store, data_dir=data_dir,
                                  progress=progress) if spec.prepare else {})
+        from langlab.pretraining import definition
         kwargs = dict(store=store, data_dir=data_dir)
         threads = int(threads or 1)
         if n_jobs == 1:
             from tqdm.auto import tqdm
             for unit in tqdm(missing, desc=spec.name, file=sys.stderr, disable=not progress):
                 run_in_worker(_compute_unit, spec, preset, unit, entries[unit], threads=threads,
-                              prepared=prepared.get(unit), **kwargs)
+                              prepared=prepared.get(unit), condition=definition(unit[0]), **kwargs)
         else:
             from joblib import delayed
             parallel(n_jobs)(delayed(_compute_unit)(spec, preset, unit, entries[unit], threads=threads,
-                                                    prepared=prepared.get(unit), **kwargs)
+                                                    prepared=prepared.get(unit), condition=definition(unit[0]),
+                                                    **kwargs)
                              for unit in missing)
     for (condition, seed), e in entries.items():
         check(e.exists(), f"{spec.name}: {condition}/seed {seed} is missing from {store} after computing",
@@ -301,8 +306,9 @@ def ensure(spec: ModelSpec, preset, *, condition: str, seed: int, store=None, da
     found = entry(spec, preset, condition, seed, store=store,
                   inputs=spec.inputs(preset, condition, store=store, data_dir=data_dir))
     if not found.exists():
+        from langlab.pretraining import definition
         run_in_worker(_compute_unit, spec, preset, (condition, seed), found, store=store, data_dir=data_dir,
-                      threads=getattr(preset, spec.config).threads)
+                      threads=getattr(preset, spec.config).threads, condition=definition(condition))
     return found
 
 
