@@ -2,7 +2,8 @@
 
 One idea a module (the README's "Layout" shows how data flows through them):
 
-Pipeline stages
+Pipeline stages:
+
 - :mod:`langlab.synth`    the embedded, eSpeak NG-generated multilingual corpus (Chapter 1)
 - :mod:`langlab.corpus`   Common Voice reader, clip checks, speaker-disjoint splits (Chapter 1)
 - :mod:`langlab.audio`    decoding and fixed-length clips (Chapters 1-2)
@@ -22,7 +23,8 @@ Pipeline stages
 - :mod:`langlab.autoencoder` the convolutional autoencoder, trained and probed (Chapter 5)
 - :mod:`langlab.verdicts` the stated rules that turn results into verdicts (Chapter 6)
 
-Around them
+Around them:
+
 - :mod:`langlab.experiment` ``langlab run``: every stage, resumable; :mod:`langlab.run_output`
   its folder, :mod:`langlab.run_figures` its figures
 - :mod:`langlab.cli`      the ``langlab`` command; :mod:`langlab.quiet` library noise kept off
