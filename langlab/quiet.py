@@ -32,7 +32,7 @@ QUIET_ENV = "LANGLAB_QUIET"
 #: bar's partial line, which is kept). Bytes.
 NOISE = re.compile(
     rb"[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w./+-]+:\d+\] "       # absl / TensorFlow C++ log line
-    rb"|WARNING: All log messages before absl::InitializeLog\(\) is called"
+    rb"|WARNING: All log messages before absl::InitializeLog[(][)] is called"
     rb"|To enable the following instructions: .* rebuild TensorFlow"
     rb"|WARNING:tensorflow:.*retracing"                                # tf.function retracing
     rb"|(?<![^\r\]])(?:Note|Warning): "                                # libmpg123 notes and warnings

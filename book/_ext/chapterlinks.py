@@ -17,7 +17,12 @@ from pathlib import Path
 #: The page that teaches each module, for objects that no page calls by name.
 MODULE_HOME = {
     "synth": "01_data", "corpus": "01_data", "audio": "01_data",
-    "features": "02_spectrograms",
+    "features": "02_spectrograms", "dsp": "02_spectrograms", "feature_store": "02_spectrograms",
+    "pretraining": "03_lstm", "runs": "03_lstm", "learning_speed": "03_lstm",
+    "lstm_probes": "04_probing", "svm": "04_probing", "representations": "04_probing",
+    "embedding": "04_probing",
+    "environment": "appendix_reproducibility", "quiet": "appendix_real_data",
+    "run_output": "appendix_real_data",
     "models": "03_lstm", "training": "03_lstm", "stats": "03_lstm",
     "probing": "04_probing",
     "autoencoder": "05_autoencoder",
