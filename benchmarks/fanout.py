@@ -7,7 +7,7 @@ its line. On the smoke preset every unit is a second or two of compute, so the f
 worker process (starting it, importing TensorFlow, tracing the graphs once more) dominates and
 one worker wins; the fan-out pays off when units are long (book, paper). Both runs train every
 unit in worker processes with the preset's fixed TensorFlow thread count
-(:func:`langlab.models.compute_missing`), so their results files are identical byte for byte.
+(:func:`langlab.runs.compute`), so their results files are identical byte for byte.
 """
 from __future__ import annotations
 
