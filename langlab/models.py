@@ -64,7 +64,7 @@ def limit_threads(threads: int) -> None:
 
     Takes effect only before TensorFlow runs its first operation; a later call with another
     count keeps the old setting and warns (results would depend on the thread count). Used in
-    the worker processes that train every run (:func:`compute_missing`): two parallel runs share
+    the worker processes that train every run (:func:`langlab.runs.compute`): two parallel runs share
     2 cores instead of fighting over them, and a run gives the same bits wherever it trains.
     """
     check(isinstance(threads, (int, np.integer)) and threads >= 1,
