@@ -1046,6 +1046,8 @@ def _lstm_weights(preset, condition: str, seed: int, *, run_keys, store, n_mels:
     """Weights of a trained run (read from its store entry) or of the untrained network."""
     import keras
 
+    import langlab.layers  # noqa: F401  (registers the model's layers with Keras)
+
     from langlab import training
 
     with warnings.catch_warnings():

@@ -821,6 +821,8 @@ def load_lstm(preset, *, condition: str, seed: int, store=None, data_dir=None):
     Returns a compiled ``keras.Model`` (see :func:`langlab.models.build_next_frame_lstm`).
     """
     import keras
+
+    import langlab.layers  # noqa: F401  (registers the model's layers with Keras)
     preset = as_preset(preset)
     _check_conditions([condition])
     _check_seeds([seed])
