@@ -101,13 +101,13 @@ class RecurrentLSTM(layers.LSTM):
     """``keras.layers.LSTM`` with its time loop compiled by XLA (forward and backward).
 
     Same constructor, weights and outputs as ``LSTM``. The compiled loop serves the default
-    configuration (sigmoid and tanh, a bias, no mask, no dropout, forwards); anything else
-    falls back to Keras' own loop.
+    configuration (sigmoid and tanh, a bias, no mask, no dropout, forwards) on a CPU; anything
+    else, and any computer with a GPU (where Keras runs cuDNN's LSTM), takes Keras' own path.
     """
 
     def _fast(self, mask) -> bool:
         cell = self.cell
-        return (mask is None and not self.go_backwards and cell.use_bias
+        return (mask is None and not tf.config.list_logical_devices("GPU") and not self.go_backwards and cell.use_bias
                 and not cell.dropout and not cell.recurrent_dropout
                 and cell.activation is keras.activations.tanh
                 and cell.recurrent_activation is keras.activations.sigmoid)
