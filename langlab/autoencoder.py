@@ -45,7 +45,7 @@ CONDITIONS = ("none", "es", "it", "ja", "noise")
 STAGE = "autoencoder"
 #: Both pooling steps halve each axis, so the model pads its input to a multiple of this.
 MULTIPLE = 4
-_CODE = ["langlab.autoencoder"]
+_CODE = ["langlab.autoencoder", "langlab.layers"]  # langlab.layers: the model's layers (issue 18)
 #: Momentum of the batch-norm layers' running statistics (Keras' default is 0.99). Short runs
 #: take only some dozens of steps; with 0.99 the running mean and variance that the model uses
 #: at evaluation would still be mostly their initial 0 and 1, and the held-out loss would be

@@ -51,7 +51,7 @@ PRETRAIN_LOWPASS_HZ = 500.0
 STAGE = "lstm"
 #: Store stage of the noise spectrograms of the control condition.
 NOISE_STAGE = "lstm-noise"
-_CODE = ["langlab.models", "langlab.training"]
+_CODE = ["langlab.models", "langlab.training", "langlab.layers"]  # langlab.layers: issue 18
 #: Comparisons of :func:`compare` by default: the original's claim (Italian pre-training helps
 #: more than Japanese) and each against no pre-training.
 CLAIM_PAIRS = (("it", "ja"), ("it", "none"), ("ja", "none"))
