@@ -15,7 +15,8 @@ size::
 The paper-size autoencoder runs a tenth of its batch per step (as the Real-data appendix does).
 
 Run alone with ``.venv/bin/python benchmarks/efficiency.py [--repeat R] [--only lstm|autoencoder]``;
-``benchmarks/run.py`` prints its lines (through a subprocess that has one thread).
+``benchmarks/run.py`` prints its lines (through a subprocess that has one thread, at least 5
+timings per side: the machine may be shared).
 """
 from __future__ import annotations
 
@@ -126,7 +127,7 @@ def measure(*, repeat: int = 2, only: str | None = None) -> list[str]:
 
 def training_efficiency(ctx=None) -> str:
     """``benchmarks/run.py``'s comparison: :func:`measure` in a subprocess with one thread."""
-    repeat = max(2, getattr(ctx, "repeat", 2) or 2)
+    repeat = max(5, getattr(ctx, "repeat", 2) or 2)
     env = {**os.environ, **ONE_THREAD}
     done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--repeat", str(repeat)],
                           env=env, capture_output=True, text=True, cwd=str(ROOT))
@@ -140,7 +141,7 @@ def training_efficiency(ctx=None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=2, help="timings per side; the best counts")
+    parser.add_argument("--repeat", type=int, default=5, help="timings per side, in turns; the best counts")
     parser.add_argument("--only", default=None, help="only the models whose name contains this")
     args = parser.parse_args(argv)
     missing = {k: v for k, v in ONE_THREAD.items() if os.environ.get(k) != v}
