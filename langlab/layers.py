@@ -96,18 +96,28 @@ def _lstm(x, K, R, b, h0, c0):
     return (H, H[-1], C[-1]), grad
 
 
+#: Largest state for which :class:`RecurrentLSTM` runs its compiled loop. Measured on a 2-core
+#: CPU, one thread (``benchmarks/efficiency.py``): 1.3x to 2x Keras' loop at 64 units (the book),
+#: 0.85x to 1.0x at 250 (the paper: each step's matrix product is large enough that Keras'
+#: per-operation overhead no longer matters, and XLA's product is slower than oneDNN's). Where
+#: between the two the break-even lies was not measured.
+COMPILED_MAX_UNITS = 128
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class RecurrentLSTM(layers.LSTM):
     """``keras.layers.LSTM`` with its time loop compiled by XLA (forward and backward).
 
     Same constructor, weights and outputs as ``LSTM``. The compiled loop serves the default
-    configuration (sigmoid and tanh, a bias, no mask, no dropout, forwards) on a CPU; anything
-    else, and any computer with a GPU (where Keras runs cuDNN's LSTM), takes Keras' own path.
+    configuration (sigmoid and tanh, a bias, no mask, no dropout, forwards) on a CPU, up to
+    :data:`COMPILED_MAX_UNITS` units; anything else, and any computer with a GPU (where Keras
+    runs cuDNN's LSTM), takes Keras' own path.
     """
 
     def _fast(self, mask) -> bool:
         cell = self.cell
-        return (mask is None and not tf.config.list_logical_devices("GPU") and not self.go_backwards and cell.use_bias
+        return (mask is None and cell.units <= COMPILED_MAX_UNITS
+                and not tf.config.list_logical_devices("GPU") and not self.go_backwards and cell.use_bias
                 and not cell.dropout and not cell.recurrent_dropout
                 and cell.activation is keras.activations.tanh
                 and cell.recurrent_activation is keras.activations.sigmoid)

@@ -32,7 +32,7 @@ def _gradients(model, x, y):
 
 
 # --- the LSTM ------------------------------------------------------------------------------
-@pytest.mark.parametrize("n_mels, units, n_frames", [(6, 5, 9), (40, 64, 20)])
+@pytest.mark.parametrize("n_mels, units, n_frames", [(6, 5, 9), (40, 64, 20), (4, 130, 5)])  # 130: Keras loop
 def test_lstm_equals_kerass_lstm(n_mels, units, n_frames):
     ours = models.build_next_frame_lstm(n_mels=n_mels, units=units, seed=3)
     base = baseline_models.baseline_lstm(n_mels=n_mels, units=units, seed=3)
