@@ -157,9 +157,11 @@ def dataset_assembly(ctx: Context) -> str:
 
 
 from fanout import experiment_fanout  # noqa: E402  (benchmarks/fanout.py: `langlab run`, issue 9)
+from efficiency import training_efficiency  # noqa: E402  (benchmarks/efficiency.py, issue 18)
 
 #: The comparisons ``run.py`` prints, in order: functions ``Context -> str`` (one line each).
-COMPARISONS: list[Callable[[Context], str]] = [mel_extraction, dataset_assembly, experiment_fanout]
+COMPARISONS: list[Callable[[Context], str]] = [mel_extraction, dataset_assembly, experiment_fanout,
+                                               training_efficiency]
 
 
 def main(argv: list[str] | None = None) -> int:

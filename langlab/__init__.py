@@ -12,6 +12,9 @@ Pipeline stages:
   :mod:`langlab.feature_store` their sharded, resumable computation
 - :mod:`langlab.pretraining` the pre-training conditions, a registry (Chapters 3, 5)
 - :mod:`langlab.models`   Keras next-frame LSTM and its state view, warm models (Chapters 3, 4)
+- :mod:`langlab.layers`   compiled LSTM loop, fused batch norm and Adam, upsampled transposed
+  convolution: the same functions, faster on a CPU (Chapters 3, 5); :mod:`langlab.flops` their
+  FLOPs a step (Real-data appendix)
 - :mod:`langlab.runs`     one runner for (model, condition, seed) units (Chapters 3-5)
 - :mod:`langlab.training` the LSTM protocol: segments, baselines, time to threshold (Chapter 3)
 - :mod:`langlab.learning_speed` time to threshold over seeds, the claim's tests (Chapter 3)

@@ -180,6 +180,12 @@ def build_autoencoder(*, n_mels: int, n_frames: int, filters: Sequence[int] = (3
     import keras
     from keras import layers
 
+    # Fused batch normalisation and Adam, and each upsampling with the transposed convolution
+    # after it computed on the small grid (langlab.layers, issue 18): the same function,
+    # weights and initial values as Keras' BatchNormalization, UpSampling2D + Conv2DTranspose
+    # and Adam. An even kernel keeps the two layers (the one-layer form needs an odd one).
+    from langlab.layers import FusedAdam, FusedBatchNorm, UpsampledConvTranspose
+
     n_mels, n_frames = int(n_mels), int(n_frames)
     h, w = padded_shape(n_mels, n_frames)
     f1, f2, f3 = cfg.filters
@@ -196,11 +202,21 @@ def build_autoencoder(*, n_mels: int, n_frames: int, filters: Sequence[int] = (3
             return "glorot_uniform"
         return keras.initializers.GlorotUniform(seed=int(seed) * 1_000 + next(layer_index))
 
-    def conv_bn_relu(x, channels, name, transpose=False):
-        conv = layers.Conv2DTranspose if transpose else layers.Conv2D
-        x = conv(channels, k, padding="same", use_bias=False, kernel_initializer=init(),
-                 name=f"{name}_conv")(x)
-        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
+    def up_transpose(x, channels, name, **kwargs):
+        """UpSampling2D(2) + Conv2DTranspose(channels, k, stride 1, "same")."""
+        if k % 2:
+            return UpsampledConvTranspose(channels, k, padding="same", name=name, **kwargs)(x)
+        x = layers.UpSampling2D(2, name=f"{name}_up")(x)
+        return layers.Conv2DTranspose(channels, k, padding="same", name=name, **kwargs)(x)
+
+    def conv_bn_relu(x, channels, name, transpose=False, upsample=False):
+        if upsample:
+            x = up_transpose(x, channels, f"{name}_conv", use_bias=False, kernel_initializer=init())
+        else:
+            conv = layers.Conv2DTranspose if transpose else layers.Conv2D
+            x = conv(channels, k, padding="same", use_bias=False, kernel_initializer=init(),
+                     name=f"{name}_conv")(x)
+        x = FusedBatchNorm(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
         return layers.ReLU(name=f"{name}_relu")(x)
 
     S_in = keras.Input(shape=(n_mels, n_frames), name="S")
@@ -220,17 +236,14 @@ def build_autoencoder(*, n_mels: int, n_frames: int, filters: Sequence[int] = (3
                      name="expand")(z_in)
     x = layers.Reshape((h // 4, w // 4, f3), name="unflatten")(x)
     x = conv_bn_relu(x, f2, "dec1", transpose=True)
-    x = layers.UpSampling2D(2, name="dec1_up")(x)
-    x = conv_bn_relu(x, f1, "dec2", transpose=True)
-    x = layers.UpSampling2D(2, name="dec2_up")(x)
-    x = layers.Conv2DTranspose(1, k, padding="same", activation="sigmoid", kernel_initializer=init(),
-                               name="out_conv")(x)
+    x = conv_bn_relu(x, f1, "dec2", upsample=True)
+    x = up_transpose(x, 1, "out_conv", activation="sigmoid", kernel_initializer=init())
     x = layers.Cropping2D(((0, h - n_mels), (0, w - n_frames)), name="crop")(x)
     S_hat = layers.Reshape((n_mels, n_frames), name="drop_channel")(x)
     decoder = keras.Model(z_in, S_hat, name="decoder")
 
     model = keras.Model(S_in, decoder(encoder(S_in)), name="autoencoder")
-    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="mse", jit_compile=False)
+    model.compile(optimizer=FusedAdam(cfg.learning_rate), loss="mse", jit_compile=False)
     return model
 
 
@@ -483,9 +496,12 @@ def load_autoencoder(preset, *, condition: str, seed: int, store=None, data_dir=
     Returns a compiled ``keras.Model`` (see :func:`build_autoencoder`).
     """
     import keras
+
+    import langlab.layers  # noqa: F401  (registers the model's layers with Keras)
     preset = as_preset(preset)
     entry = runs.ensure(SPEC, preset, condition=condition, seed=seed, store=store, data_dir=data_dir)
     # The stored model keeps its weights, not Adam's state (training is over): compile afresh.
+    import langlab.layers  # noqa: F401  (registers the model's layers with Keras)
     model = keras.models.load_model(entry.path / "model.keras", compile=False)
     model.compile(optimizer=keras.optimizers.Adam(preset.autoencoder.learning_rate), loss="mse",
                   jit_compile=False)

@@ -173,6 +173,10 @@ def build_next_frame_lstm(*, n_mels: int, units: int = 250, learning_rate: float
     import keras
     from keras import layers
 
+    # The LSTM's time loop and Adam's update run as compiled kernels (langlab.layers, issue 18):
+    # the same function, weights and initial values as keras.layers.LSTM and keras' Adam.
+    from langlab.layers import FusedAdam, RecurrentLSTM
+
     # Initializers get explicit seeds derived from ``seed``: without them Keras draws each
     # initializer's seed from Python's global ``random`` when the layer is built, and any other
     # thread touching ``random`` meanwhile (a Dask worker's event loop does) changes the weights.
@@ -182,13 +186,13 @@ def build_next_frame_lstm(*, n_mels: int, units: int = 250, learning_rate: float
         "dense": dict(kernel_initializer=keras.initializers.GlorotUniform(seed=_derived(seed, 3))),
     }
     frames = keras.Input(shape=(None, int(n_mels)), name="frames")
-    sequence, h, c = layers.LSTM(int(units), return_sequences=True, return_state=True,
+    sequence, h, c = RecurrentLSTM(int(units), return_sequences=True, return_state=True,
                                  name=LSTM_LAYER, **seeded.get("lstm", {}))(frames)
     prediction = layers.Dense(int(n_mels), name=OUTPUT_LAYER, **seeded.get("dense", {}))(sequence)
     model = keras.Model(frames, prediction, name="next_frame_lstm")
     schedule = keras.optimizers.schedules.ExponentialDecay(
         float(learning_rate), decay_steps=int(decay_steps), decay_rate=float(decay_rate))
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse", jit_compile=False)
+    model.compile(optimizer=FusedAdam(schedule), loss="mse", jit_compile=False)
     return model
 
 

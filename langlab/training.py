@@ -551,6 +551,8 @@ def load_lstm(preset, *, condition: str, seed: int, store=None, data_dir=None):
     Returns a compiled ``keras.Model`` (see :func:`langlab.models.build_next_frame_lstm`).
     """
     import keras
+
+    import langlab.layers  # noqa: F401  (registers the model's layers with Keras)
     entry = runs.ensure(SPEC, preset, condition=condition, seed=seed, store=store, data_dir=data_dir)
     return keras.models.load_model(entry.path / "model.keras")
 

@@ -23,7 +23,7 @@ MODULE_HOME = {
     "embedding": "04_probing",
     "environment": "appendix_reproducibility", "quiet": "appendix_real_data",
     "run_output": "appendix_real_data",
-    "models": "03_lstm", "training": "03_lstm", "stats": "03_lstm",
+    "models": "03_lstm", "layers": "03_lstm", "flops": "appendix_real_data", "training": "03_lstm", "stats": "03_lstm",
     "probing": "04_probing",
     "autoencoder": "05_autoencoder",
     "presets": "appendix_reproducibility", "store": "appendix_reproducibility",
