@@ -5,8 +5,10 @@ representation by a simple classifier. This module is generic over "a representa
 ``X`` of shape ``(n_clips, n_dims)``, labels and speaker groups", so the LSTM chapter (its
 hidden and cell states) and the autoencoder chapter (its latent code) use the same procedure:
 
-- :func:`probe`: one probe, speaker-grouped cross-validation, accuracy and balanced accuracy,
-  and a permutation-test p-value that respects the speakers;
+- :func:`probe`: one probe, speaker-grouped cross-validation, accuracy, balanced accuracy and
+  ROC AUC (:func:`roc_auc`, from the held-out folds' decision values), and a permutation-test
+  p-value that respects the speakers; the linear probe is class-weighted
+  (``class_weight="balanced"``), so its threshold is not pulled towards the larger class;
 - :func:`probe_table`: the main probe beside its baselines and controls, for every
   representation and task, as one long table;
 - :func:`summarize` and :func:`selectivity`: means and 95 % confidence intervals over seeds;
@@ -35,7 +37,7 @@ import pandas as pd
 from langlab.errors import (DataError, ParameterError, check, check_choice, check_int, check_number, check_tuple,
                             checked)
 from langlab.presets import as_preset
-from langlab.svm import BATCH_MAX_DIMS, predict_label_sets
+from langlab.svm import BATCH_MAX_DIMS, decision_label_sets, predictions_from_decisions
 
 #: The two probing tasks: Spanish vs the rest (the original's 1:2 labels) and the 3-way one.
 TASKS = ("binary", "3way")
@@ -64,6 +66,10 @@ class ProbeConfig:
     C : float
         Inverse regularisation strength of the linear SVC. A smaller value gives a simpler,
         more *selective* probe (Hewitt and Liang 2019) and fits faster.
+    class_weight : {"balanced", None}
+        The linear SVC's ``class_weight``: ``"balanced"`` weighs each class inversely to its
+        share of the training fold, so on the 1:2 binary task the threshold is not pulled
+        towards "not Spanish" and balanced accuracy measures separability (Chapter 4).
     max_iter : int
         Iteration limit of the linear SVC.
     solver : {"batched", "liblinear"}
@@ -92,6 +98,7 @@ class ProbeConfig:
     n_permutations: int = 100
     permutation_tasks: tuple[str, ...] = ("binary", "3way")
     C: float = 0.1
+    class_weight: str | None = "balanced"
     max_iter: int = 10_000
     solver: str = "batched"
     test_size: float = 0.33
@@ -105,6 +112,8 @@ class ProbeConfig:
         checked(self, "n_permutations", check_int, minimum=0)
         checked(self, "permutation_tasks", check_tuple, item=lambda t, name: check_choice(t, name, TASKS))
         check_number(self.C, "C", minimum=0, open_low=True)
+        check(self.class_weight in ("balanced", None),
+              f"class_weight must be 'balanced' or None, got {self.class_weight!r}")
         checked(self, "max_iter", check_int, minimum=1)
         check_choice(self.solver, "solver", ("batched", "liblinear"))
         check_number(self.test_size, "test_size", minimum=0, maximum=1, open_low=True, open_high=True)
@@ -273,7 +282,8 @@ def linear_probe(*, config: ProbeConfig, seed: int = 0):
     from sklearn.svm import LinearSVC
 
     return make_pipeline(StandardScaler(),
-                         LinearSVC(C=config.C, max_iter=config.max_iter, random_state=seed))
+                         LinearSVC(C=config.C, max_iter=config.max_iter, random_state=seed,
+                                   class_weight=config.class_weight))
 
 
 def original_probe(*, seed: int = 0):
@@ -307,22 +317,83 @@ def balanced_accuracy(y_true, y_pred) -> float:
     return float(np.mean([np.mean(y_pred[y_true == k] == k) for k in np.unique(y_true)]))
 
 
-def _cv_scores(estimator, folds, y) -> tuple[float, float]:
-    """Accuracy and balanced accuracy, each averaged over the test folds."""
+def roc_auc(y_true, scores) -> float:
+    """Area under the ROC curve of decision values ``scores`` (threshold-free; 0.5 is chance).
+
+    Two classes: ``scores`` ``[n]`` should rank the larger label above the smaller (the
+    Mann-Whitney statistic, ties counted half). More classes: labels ``0 .. n_classes - 1``,
+    ``scores`` ``[n, n_classes]`` (column ``k``: one-vs-rest decision values of label ``k``), and
+    the mean over the labels present in ``y_true`` of their one-vs-rest AUCs (macro average).
+    NaN when ``y_true`` holds a single class.
+    """
+    from scipy.stats import rankdata
+
+    y_true = np.asarray(y_true)
+    scores = np.asarray(scores, dtype=np.float64)
+    present = np.unique(y_true)
+    if present.size < 2:
+        return float("nan")
+
+    def one(positive, s):
+        n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+        if not n_pos or not n_neg:
+            return float("nan")
+        ranks = rankdata(s)
+        return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+    if scores.ndim == 1:
+        check(present.size == 2, f"1-d scores need two classes, got {present.tolist()}")
+        return one(y_true == present[1], scores)
+    check(scores.ndim == 2 and np.issubdtype(y_true.dtype, np.integer) and present.min() >= 0
+          and present.max() < scores.shape[1],
+          f"scores [n, n_classes] need labels 0..n_classes - 1; got labels {present.tolist()} for "
+          f"scores of shape {scores.shape}")
+    return float(np.mean([one(y_true == k, scores[:, k]) for k in present]))
+
+
+def _fold_decision(model, X_test):
+    """Decision values of a fitted scikit-learn classifier (probabilities where it has none)."""
+    if hasattr(model, "decision_function"):
+        return model.decision_function(X_test)
+    proba = model.predict_proba(X_test)
+    return proba[:, 1] if proba.shape[1] == 2 else proba
+
+
+def _cv_scores(estimator, folds, y, *, auc: bool = False) -> tuple[float, float, float]:
+    """Accuracy, balanced accuracy and (with ``auc``) ROC AUC, each averaged over the test
+    folds."""
     from sklearn.base import clone
 
-    accuracy, balanced = [], []
+    accuracy, balanced, aucs = [], [], []
+    classes = np.unique(y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning of hard, permuted label sets
         for X_train, X_test, train, test in folds:
             seen = np.unique(y[train])
             if seen.size < 2:  # a permutation left one class in training: that is the answer
                 pred = np.full(len(test), seen[0])
+                decision = np.zeros(len(test)) if classes.size == 2 else np.zeros((len(test), classes.size))
             else:
-                pred = clone(estimator).fit(X_train, y[train]).predict(X_test)
+                model = clone(estimator).fit(X_train, y[train])
+                pred = model.predict(X_test)
+                if auc:
+                    decision = _fold_decision(model, X_test)
+                    if classes.size > 2 and (decision.ndim == 1 or decision.shape[1] != classes.size):
+                        decision = np.zeros((len(test), classes.size))  # a class unseen: no ranking
             accuracy.append(np.mean(pred == y[test]))
             balanced.append(balanced_accuracy(y[test], pred))
-    return float(np.mean(accuracy)), float(np.mean(balanced))
+            if auc:
+                aucs.append(_auc_with_classes(y[test], decision, classes))
+    return (float(np.mean(accuracy)), float(np.mean(balanced)),
+            float(np.nanmean(aucs)) if aucs else float("nan"))
+
+
+def _auc_with_classes(y_true, decision, classes) -> float:
+    """:func:`roc_auc` of one test fold; ``decision`` columns follow ``classes`` (all labels)."""
+    if np.ndim(decision) == 1:
+        return roc_auc(y_true, decision)
+    codes = np.searchsorted(classes, y_true)
+    return roc_auc(codes, np.where(np.isfinite(decision), decision, -1e300))
 
 
 def _null_scores(estimator, folds, y, groups, seeds) -> list[float]:
@@ -330,31 +401,37 @@ def _null_scores(estimator, folds, y, groups, seeds) -> list[float]:
             for s in seeds]
 
 
-def _batched_linear_scores(folds, label_sets: np.ndarray, *, C: float
-                           ) -> tuple[np.ndarray, np.ndarray]:
-    """Accuracy and balanced accuracy (means over folds) of the linear probe for each row of
-    ``label_sets`` ``[n_sets, n_clips]``, fitted by :func:`langlab.svm.predict_label_sets`."""
+def _batched_linear_scores(folds, label_sets: np.ndarray, *, C: float, class_weight: str | None = None,
+                           n_auc: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Accuracy, balanced accuracy and ROC AUC (means over folds) of the linear probe for each
+    row of ``label_sets`` ``[n_sets, n_clips]``, fitted by
+    :func:`langlab.svm.decision_label_sets`; AUC for the first ``n_auc`` rows only (NaN after)."""
     classes = np.unique(label_sets)
     scores = np.zeros((len(label_sets), len(folds)))
     accuracy = np.zeros((len(label_sets), len(folds)))
+    aucs = np.full((len(label_sets), len(folds)), np.nan)
     for f, (X_train, X_test, train, test) in enumerate(folds):
         test_sets = label_sets[:, test]
-        predictions = predict_label_sets(X_train, X_test, label_sets[:, train], classes=classes,
-                                         C=C)
-        for i, pred in enumerate(predictions):
+        decisions = decision_label_sets(X_train, X_test, label_sets[:, train], classes=classes, C=C,
+                                        class_weight=class_weight)
+        for i, decision in enumerate(decisions):
+            pred = predictions_from_decisions(decision, classes=classes)
             scores[i, f] = balanced_accuracy(test_sets[i], pred)
             accuracy[i, f] = np.mean(test_sets[i] == pred)
-    return accuracy.mean(axis=1), scores.mean(axis=1)
+            if i < n_auc:
+                aucs[i, f] = _auc_with_classes(test_sets[i], decision, classes)
+    return accuracy.mean(axis=1), scores.mean(axis=1), aucs.mean(axis=1)
 
 
-def _batched_null(folds, y, groups, seeds, *, C: float) -> tuple[float, np.ndarray]:
+def _batched_null(folds, y, groups, seeds, *, C: float, class_weight: str | None = None
+                  ) -> tuple[float, np.ndarray]:
     """Score of the real labels and of each permutation, all by
     :func:`langlab.svm.squared_hinge_svms`."""
     from threadpoolctl import threadpool_limits
 
     sets = np.stack([y] + [permute_labels(y, groups, rng=np.random.default_rng(s)) for s in seeds])
     with threadpool_limits(limits=1):  # small products: threads only fight on a busy machine
-        scores = _batched_linear_scores(folds, sets, C=C)[1]
+        scores = _batched_linear_scores(folds, sets, C=C, class_weight=class_weight)[1]
     return float(scores[0]), scores[1:]
 
 
@@ -376,7 +453,8 @@ def _permutation_p_value(estimator, folds, y, groups, *, observed: float, n_perm
     if batched:
         # All permutations at once; the real labels are scored by the same solver, so the
         # comparison with the null is like with like.
-        observed, null = _batched_null(folds, y, groups, seeds, C=estimator.C)
+        observed, null = _batched_null(folds, y, groups, seeds, C=estimator.C,
+                                       class_weight=estimator.class_weight)
         return float((np.sum(null >= observed - 1e-12) + 1) / (n_permutations + 1))
     if n_jobs in (None, 1):
         null = _null_scores(estimator, folds, y, groups, seeds)
@@ -423,7 +501,9 @@ def probe(X, y, groups, *, config: ProbeConfig, estimator: str = "linear", split
     Returns
     -------
     dict
-        ``accuracy``, ``balanced_accuracy`` (means over the test folds), ``p_value``
+        ``accuracy``, ``balanced_accuracy``, ``auc`` (:func:`roc_auc` of the held-out clips'
+        decision values; 0.5 is chance for every task; all three means over the test folds),
+        ``p_value``
         (NaN without permutations; the smallest possible value is ``1 / (n_permutations + 1)``),
         ``n_permutations``, ``n_clips``, ``n_speakers``, ``n_classes``, ``n_splits``,
         ``majority`` (share of the largest class) and ``chance`` (``1 / n_classes``, the
@@ -439,7 +519,7 @@ def probe(X, y, groups, *, config: ProbeConfig, estimator: str = "linear", split
     from sklearn.svm import LinearSVC
 
     estimators = {"linear": lambda: LinearSVC(C=config.C, max_iter=config.max_iter,
-                                              random_state=seed),
+                                              random_state=seed, class_weight=config.class_weight),
                   "majority": lambda: DummyClassifier(strategy="most_frequent"),
                   "original_rbf": lambda: original_probe(seed=seed)}
     check(estimator in estimators, f"estimator must be one of {tuple(estimators)}, got {estimator!r}")
@@ -463,10 +543,11 @@ def probe(X, y, groups, *, config: ProbeConfig, estimator: str = "linear", split
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=1):
-            acc, bal = _batched_linear_scores(folds, y[None], C=config.C)
-        accuracy, balanced = float(acc[0]), float(bal[0])
+            acc, bal, auc = _batched_linear_scores(folds, y[None], C=config.C,
+                                                   class_weight=config.class_weight, n_auc=1)
+        accuracy, balanced, auc = float(acc[0]), float(bal[0]), float(auc[0])
     else:
-        accuracy, balanced = _cv_scores(model, folds, y)
+        accuracy, balanced, auc = _cv_scores(model, folds, y, auc=True)
     p_value = float("nan")
     if n_permutations:
         p_value = _permutation_p_value(model, folds, y, groups, observed=balanced,
@@ -474,7 +555,7 @@ def probe(X, y, groups, *, config: ProbeConfig, estimator: str = "linear", split
                                        batched=batched)
     counts = np.bincount(y)
     counts = counts[counts > 0]
-    return {"accuracy": accuracy, "balanced_accuracy": balanced, "p_value": p_value,
+    return {"accuracy": accuracy, "balanced_accuracy": balanced, "auc": auc, "p_value": p_value,
             "n_permutations": int(n_permutations), "n_clips": int(len(y)),
             "n_speakers": int(np.unique(groups).size), "n_classes": int(counts.size),
             "n_splits": len(splits), "majority": float(counts.max() / counts.sum()),
@@ -556,7 +637,7 @@ def probe_table(representations: Mapping[str, np.ndarray], locales, groups, *, c
                     note = ""
                 except DataError as exc:  # e.g. too few speakers for a grouped control task
                     result = {"accuracy": float("nan"), "balanced_accuracy": float("nan"),
-                              "p_value": float("nan")}
+                              "auc": float("nan"), "p_value": float("nan")}
                     note = str(exc)
                 rows.append({"representation": rep, "task": task, "probe": name, "split": split,
                              **result, "note": note})

@@ -163,17 +163,33 @@ def test_probe_equals_the_pipeline_and_sklearn_metrics():
     result = probing.probe(X, y, groups, config=FAST, seed=3)
     splits = probing.grouped_splits(y, groups, n_splits=FAST.n_splits, seed=3)
     pipeline = probing.linear_probe(config=FAST, seed=3)
-    for scoring, key in [("accuracy", "accuracy"), ("balanced_accuracy", "balanced_accuracy")]:
-        expected = cross_val_score(pipeline, X, y, cv=splits, scoring=scoring).mean()
+    for scoring, key in [("accuracy", "accuracy"), ("balanced_accuracy", "balanced_accuracy"),
+                         ("roc_auc_ovr", "auc")]:
+        # roc_auc_ovr needs probabilities; our AUC ranks decision values, per class: the same
+        # ranks as scikit-learn's per-class AUC on the pipeline's decision_function (liblinear
+        # run to a tight tolerance: its default one moves decision values enough to swap ranks)
+        if key == "auc":
+            from sklearn.metrics import roc_auc_score
+            tight = probing.linear_probe(config=FAST, seed=3).set_params(linearsvc__tol=1e-12,
+                                                                         linearsvc__max_iter=10**6)
+            expected = np.mean([
+                np.mean([roc_auc_score(y[test] == k, tight.fit(X[train], y[train])
+                                       .decision_function(X[test])[:, k]) for k in range(3)])
+                for train, test in splits])
+        else:
+            expected = cross_val_score(pipeline, X, y, cv=splits, scoring=scoring).mean()
         assert result[key] == pytest.approx(expected, abs=1e-9)
+    assert pipeline[-1].class_weight == "balanced"
     rng = np.random.default_rng(0)
     a, b = rng.integers(0, 3, 50), rng.integers(0, 3, 50)
     assert probing.balanced_accuracy(a, b) == pytest.approx(balanced_accuracy_score(a, b))
 
 
+@pytest.mark.parametrize("class_weight", ["balanced", None])
 @pytest.mark.parametrize("task", probing.TASKS)
-def test_batched_null_is_linear_svc(task):
-    """The batched solver scores the real and the permuted labels as LinearSVC does."""
+def test_batched_null_is_linear_svc(task, class_weight):
+    """The batched solver scores the real and the permuted labels as LinearSVC does, with and
+    without class weights."""
     from sklearn.svm import LinearSVC
 
     X, locales, groups = multilingual(language=0.4, n_speakers=6)
@@ -182,8 +198,8 @@ def test_batched_null_is_linear_svc(task):
     splits = probing.grouped_splits(y, groups, n_splits=3, seed=0)
     folds = probing._folds(X, splits, scale=True)
     seeds = list(range(12))
-    observed, null = probing._batched_null(folds, y, groups, seeds, C=cfg.C)
-    svc = LinearSVC(C=cfg.C, max_iter=cfg.max_iter)
+    observed, null = probing._batched_null(folds, y, groups, seeds, C=cfg.C, class_weight=class_weight)
+    svc = LinearSVC(C=cfg.C, max_iter=cfg.max_iter, class_weight=class_weight)
     assert observed == pytest.approx(probing._cv_scores(svc, folds, y)[1])
     np.testing.assert_allclose(null, probing._null_scores(svc, folds, y, groups, seeds))
 
@@ -301,3 +317,32 @@ def test_balance_locales():
     table = pd.DataFrame({"locale": ["es"] * 5 + ["it"] * 3 + ["ja"] * 4})
     keep = probing.balance_locales(table, seed=0)
     assert table.iloc[keep]["locale"].value_counts().tolist() == [3, 3, 3]
+
+
+def test_roc_auc_is_sklearns():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 60)
+    s = y + rng.normal(size=60)
+    s[:10] = np.round(s[:10])  # ties count half
+    assert probing.roc_auc(y, s) == pytest.approx(roc_auc_score(y, s))
+    y3 = rng.integers(0, 3, 60)
+    S = rng.normal(size=(60, 3)) + np.eye(3)[y3]
+    assert probing.roc_auc(y3, S) == pytest.approx(
+        np.mean([roc_auc_score(y3 == k, S[:, k]) for k in range(3)]))
+    assert np.isnan(probing.roc_auc(np.zeros(5, dtype=int), np.arange(5.0)))
+    assert probing.roc_auc(y, -s) == pytest.approx(1 - probing.roc_auc(y, s))
+
+
+def test_class_weights_centre_the_threshold_on_unequal_classes():
+    """On 1:2 labels with a weak signal, the unweighted probe leans to the larger class (recall
+    of the smaller one low); the balanced one does not, and AUC is about the same."""
+    X, locales, groups = multilingual(language=0.25, n_speakers=10)
+    y, _ = probing.task_labels(locales, task="binary")
+    weighted = probing.probe(X, y, groups, config=FAST)
+    plain = probing.probe(X, y, groups, config=probing.ProbeConfig(n_splits=4, n_permutations=0,
+                                                                   class_weight=None))
+    assert weighted["balanced_accuracy"] > plain["balanced_accuracy"]
+    assert weighted["auc"] == pytest.approx(plain["auc"], abs=0.05)
+    assert 0.5 < weighted["auc"] <= 1

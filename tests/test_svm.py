@@ -61,3 +61,41 @@ def test_predict_label_sets_with_classes_missing_from_training():
     assert set(predictions[1]) <= {0, 1}
     np.testing.assert_array_equal(predictions[2], np.full(len(test), 2))
     assert len(predictions[0]) == len(test) and set(predictions[0]) <= {0, 1, 2}
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_class_weighted_solver_is_linear_svc_balanced(n_classes):
+    """Per-sample costs reproduce LinearSVC(class_weight="balanced") on unequal classes: both
+    classes weighted in a two-class problem; in one-vs-rest, liblinear weights only the class's
+    own clips (the rest keep C), and so does class_costs."""
+    X, locales, _ = multilingual(language=0.4, n_speakers=6)
+    Z = standardised(X)
+    y = np.searchsorted(np.unique(locales), locales)
+    keep = np.r_[np.flatnonzero(y == 0), np.flatnonzero(y == 1)[:10], np.flatnonzero(y == 2)[:20]]
+    Z, y = Z[keep], y[keep] % n_classes if n_classes == 2 else y[keep]
+    svc = LinearSVC(C=0.1, tol=1e-12, max_iter=200_000, class_weight="balanced").fit(Z, y)
+    classes = np.unique(y)
+    if n_classes == 2:
+        W = svm.squared_hinge_svms(Z, np.where(y == 1, 1.0, -1.0)[None], C=0.1,
+                                   costs=svm.class_costs(y[None]))
+    else:
+        W = np.concatenate([svm.squared_hinge_svms(Z, np.where(y == k, 1.0, -1.0)[None], C=0.1,
+                                                   costs=svm.class_costs(y[None], positive=k))
+                            for k in classes])
+    np.testing.assert_allclose(W, np.c_[svc.coef_, svc.intercept_], atol=2e-5)
+    # decision values of many label sets at once, as LinearSVC's decision_function
+    train, test = np.arange(0, len(Z), 2), np.arange(1, len(Z), 2)
+    sets = np.stack([y, np.roll(y, 5)])
+    decisions = svm.decision_label_sets(Z[train], Z[test], sets[:, train], classes=classes, C=0.1,
+                                        class_weight="balanced")
+    for d, labels in zip(decisions, sets):
+        ref = LinearSVC(C=0.1, tol=1e-12, max_iter=200_000, class_weight="balanced").fit(
+            Z[train], labels[train]).decision_function(Z[test])
+        np.testing.assert_allclose(d, ref, atol=1e-4)
+
+
+def test_class_costs():
+    y = np.array([0, 0, 0, 0, 1, 1])
+    np.testing.assert_allclose(svm.class_costs(y), [0.75] * 4 + [1.5] * 2)
+    np.testing.assert_allclose(svm.class_costs(y, positive=1), [1.0] * 4 + [1.5] * 2)
+    np.testing.assert_allclose(svm.class_costs(y, class_weight=None), np.ones(6))
