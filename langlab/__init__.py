@@ -24,6 +24,10 @@ Pipeline stages:
 - :mod:`langlab.lstm_probes` the LSTM's states probed, every condition and seed (Chapter 4)
 - :mod:`langlab.embedding` PCA/t-SNE pictures and neighbour shares (Chapters 4, 5)
 - :mod:`langlab.autoencoder` the convolutional autoencoder, trained and probed (Chapter 5)
+- :mod:`langlab.paired`   paired differences over seeds: interval, exact sign-flip test, smallest
+  detectable effect (Chapter 6)
+- :mod:`langlab.plan`     the analysis plan: endpoints, levels, families, effects of interest
+  (Reproducibility appendix)
 - :mod:`langlab.verdicts` the stated rules that turn results into verdicts (Chapter 6)
 
 Around them:

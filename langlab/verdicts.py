@@ -1,8 +1,20 @@
 """The stated rules that turn the chapters' results into verdicts on the original's claims.
 
-The Discussion (Chapter 6) labels each claim of the original study *reproduced*,
-*contradicted* or *not reproduced* by the rules here, applied to the stored results of
-Chapters 3 to 5, so that a change in the evidence changes the verdict. The rules:
+The vocabulary (Chapter 6; the same on every page) has exactly four words, :data:`LABELS`,
+given by :func:`judge` from an interval of a signed effect, the effect claimed and the null:
+
+- *reproduced*: the interval excludes the null on the claimed side;
+- *contradicted*: it excludes the null on the opposite side;
+- *not reproduced*: it excludes an effect the size of the claimed one (and is not reproduced);
+- *inconclusive*: it still holds both the null and the claimed effect.
+
+Where the original gave a magnitude, :func:`judge_magnitude` judges it separately; a claim of
+*no difference* is judged by :func:`judge_equivalence` against a margin. A NaN or reversed
+interval is a :class:`~langlab.errors.ParameterError`, never a label: an effect that could not
+be computed has no verdict. The levels and margins come from :mod:`langlab.plan`.
+
+Earlier rules, from p-values rather than intervals against a claimed effect, kept for the
+exercises and callers that use them:
 
 - :func:`judge_faster`: a claim "A reaches the threshold in fewer steps than B", from a
   two-sided test's p-value and the two means;
@@ -17,6 +29,7 @@ sample-size estimate of the Discussion's last section (:func:`seeds_needed`) are
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,12 +38,136 @@ from scipy import stats as _st
 from langlab.errors import ParameterError
 from langlab.stats import mean_ci
 
-ALPHA = 0.05       #: significance level of every test
-DELTA = 0.05       #: equivalence margin in balanced accuracy (5 percentage points)
-CHANCE = 0.5       #: balanced accuracy of any constant answer
-CONFIDENCE = 0.95  #: level of every interval over seeds
+from langlab.plan import ALPHA, CHANCE, CONFIDENCE, DELTA  # noqa: F401  (their home is the plan)
 
 REPRODUCED, CONTRADICTED, NOT_REPRODUCED = "reproduced", "contradicted", "not reproduced"
+INCONCLUSIVE = "inconclusive"
+#: The four verdicts, the only words any page uses for a claim.
+LABELS = (REPRODUCED, CONTRADICTED, NOT_REPRODUCED, INCONCLUSIVE)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A verdict: one of :data:`LABELS` and the reason for it, in words."""
+
+    label: str
+    reason: str
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def _interval(low, high, claimed, null):
+    values = {"low": low, "high": high, "claimed": claimed, "null": null}
+    for name, value in values.items():
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ParameterError(f"{name} must be a number, got {value!r}") from None
+        if not math.isfinite(value):
+            raise ParameterError(f"{name} is {value}: an interval that could not be computed "
+                                 f"has no verdict (low={low}, high={high}, claimed={claimed})")
+        values[name] = value
+    if values["low"] > values["high"]:
+        raise ParameterError(f"interval low {low} lies above high {high}")
+    if values["claimed"] == values["null"]:
+        raise ParameterError(f"claimed effect {claimed} equals the null {null}: no direction to judge")
+    return values["low"], values["high"], values["claimed"], values["null"]
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def judge(low: float, high: float, *, claimed: float, null: float = 0.0) -> Verdict:
+    """The verdict on a claimed effect from the interval ``[low, high]`` of the estimated one.
+
+    Parameters
+    ----------
+    low, high : float
+        The interval (closed: a bound equal to the null or the claim holds it). A degenerate
+        interval (``low == high``) is a point and is judged like any other.
+    claimed : float
+        The signed effect claimed: the original's, or the plan's minimum effect of interest
+        where it gave only a direction (:mod:`langlab.plan`). Its sign is the claimed side.
+    null : float
+        The effect of "no difference" (0 for differences, chance for a probe's score).
+
+    Returns
+    -------
+    Verdict
+        *reproduced* if the interval excludes ``null`` on the claimed side; *contradicted* if
+        on the other side; *not reproduced* if it holds ``null`` but excludes ``claimed``;
+        *inconclusive* if it holds both.
+
+    Raises
+    ------
+    ParameterError
+        For a NaN or infinite value, ``low > high`` or ``claimed == null``.
+    """
+    low, high, claimed, null = _interval(low, high, claimed, null)
+    up = claimed > null
+    interval = f"[{_fmt(low)}, {_fmt(high)}]"
+    if (low > null) if up else (high < null):
+        return Verdict(REPRODUCED, f"the interval {interval} excludes {_fmt(null)} on the claimed side")
+    if (high < null) if up else (low > null):
+        return Verdict(CONTRADICTED, f"the interval {interval} excludes {_fmt(null)} on the side "
+                       "opposite to the claim")
+    if not low <= claimed <= high:
+        return Verdict(NOT_REPRODUCED, f"the interval {interval} holds {_fmt(null)} and excludes "
+                       f"the claimed {_fmt(claimed)}")
+    return Verdict(INCONCLUSIVE, f"the interval {interval} holds both {_fmt(null)} and the "
+                   f"claimed {_fmt(claimed)}")
+
+
+def judge_magnitude(low: float, high: float, *, claimed: float, null: float = 0.0) -> Verdict:
+    """The verdict on a claimed *magnitude* (e.g. the original's 64 % reduction), judged
+    apart from its direction.
+
+    *reproduced* if the interval holds ``claimed`` and excludes ``null``; *contradicted* if it
+    lies wholly on the side of ``null`` opposite to the claim; *not reproduced* if it excludes
+    ``claimed`` otherwise (too small, or larger than claimed); *inconclusive* if it holds both
+    ``null`` and ``claimed``. Errors as :func:`judge`.
+    """
+    low, high, claimed, null = _interval(low, high, claimed, null)
+    up = claimed > null
+    interval = f"[{_fmt(low)}, {_fmt(high)}]"
+    holds_claim, holds_null = low <= claimed <= high, low <= null <= high
+    if (high < null) if up else (low > null):
+        return Verdict(CONTRADICTED, f"the interval {interval} lies on the side of {_fmt(null)} "
+                       f"opposite to the claimed {_fmt(claimed)}")
+    if holds_claim and not holds_null:
+        return Verdict(REPRODUCED, f"the interval {interval} holds the claimed {_fmt(claimed)} "
+                       f"and excludes {_fmt(null)}")
+    if holds_claim:
+        return Verdict(INCONCLUSIVE, f"the interval {interval} holds both {_fmt(null)} and the "
+                       f"claimed {_fmt(claimed)}")
+    beyond = (low > claimed) if up else (high < claimed)
+    return Verdict(NOT_REPRODUCED, f"the interval {interval} excludes the claimed {_fmt(claimed)}"
+                   + (" (the effect is larger)" if beyond else " (the effect is smaller)"))
+
+
+def judge_equivalence(low: float, high: float, *, margin: float, null: float = 0.0) -> Verdict:
+    """The verdict on a claim of *no difference*, within ``null +- margin``.
+
+    *reproduced* if the interval lies strictly inside the margin (an effect that matters is
+    excluded); *contradicted* if it lies wholly outside it on one side (an effect larger than
+    the margin is shown); *not reproduced* if it excludes ``null`` but reaches past the
+    margin; *inconclusive* otherwise (it holds ``null`` and reaches past the margin).
+    """
+    if not (isinstance(margin, (int, float, np.floating)) and math.isfinite(margin) and margin > 0):
+        raise ParameterError(f"margin must be a positive number, got {margin!r}")
+    low, high, _, null = _interval(low, high, null + margin, null)
+    interval = f"[{_fmt(low)}, {_fmt(high)}]"
+    band = f"{_fmt(null)} +- {_fmt(margin)}"
+    if null - margin < low and high < null + margin:
+        return Verdict(REPRODUCED, f"the interval {interval} lies inside {band}")
+    if low >= null + margin or high <= null - margin:
+        return Verdict(CONTRADICTED, f"the interval {interval} lies outside {band}")
+    if low > null or high < null:
+        return Verdict(NOT_REPRODUCED, f"the interval {interval} excludes {_fmt(null)} and reaches "
+                       f"past {band}")
+    return Verdict(INCONCLUSIVE, f"the interval {interval} holds {_fmt(null)} and reaches past {band}")
 
 
 def judge_faster(mean_a: float, mean_b: float, p: float, *, alpha: float = ALPHA) -> str:
