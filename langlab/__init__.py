@@ -18,6 +18,7 @@ Pipeline stages:
 - :mod:`langlab.runs`     one runner for (model, condition, seed) units (Chapters 3-5)
 - :mod:`langlab.training` the LSTM protocol: segments, baselines, time to threshold (Chapter 3)
 - :mod:`langlab.learning_speed` time to threshold over seeds, the claim's tests (Chapter 3)
+- :mod:`langlab.similarity` how close the low-passed pre-training languages are (Chapter 3)
 - :mod:`langlab.representations` mel statistics and the LSTM's final states (Chapter 4)
 - :mod:`langlab.probing`  linear probes, baselines, controls, statistics (Chapters 4, 5)
 - :mod:`langlab.svm`      many linear SVMs at once, for the permutation tests (Chapter 4)
