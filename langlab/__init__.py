@@ -6,6 +6,8 @@ Pipeline stages:
 
 - :mod:`langlab.synth`    the embedded, eSpeak NG-generated multilingual corpus (Chapter 1)
 - :mod:`langlab.corpus`   Common Voice reader, clip checks, speaker-disjoint splits (Chapter 1)
+- :mod:`langlab.rhythm`   the corpus's rhythm: %V, deltaC, Varco, PVI from eSpeak NG's phoneme
+  events, beside published values (Chapter 1)
 - :mod:`langlab.audio`    decoding and fixed-length clips (Chapters 1-2)
 - :mod:`langlab.dsp`      low-pass, STFT, mel, dB, silence rule, scaling: array steps (Chapter 2)
 - :mod:`langlab.features` feature configs and feature sets (Chapter 2);

@@ -16,7 +16,7 @@ from pathlib import Path
 
 #: The page that teaches each module, for objects that no page calls by name.
 MODULE_HOME = {
-    "synth": "01_data", "corpus": "01_data", "audio": "01_data",
+    "synth": "01_data", "corpus": "01_data", "audio": "01_data", "rhythm": "01_data",
     "features": "02_spectrograms", "dsp": "02_spectrograms", "feature_store": "02_spectrograms",
     "pretraining": "03_lstm", "runs": "03_lstm", "learning_speed": "03_lstm", "similarity": "03_lstm",
     "lstm_probes": "04_probing", "svm": "04_probing", "representations": "04_probing",
