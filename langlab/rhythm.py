@@ -24,7 +24,8 @@ are identical). A phoneme lasts from its event to the next event of any kind.
   boundary; it lies between a word event and the next phoneme event) is counted with the
   phoneme that follows it, as a phonetician counts a stop's closure with the stop.
 - Neighbouring phonemes of one class merge into one interval (a consonant cluster is one
-  consonantal interval).
+  consonantal interval). A phoneme that eSpeak NG gives no time (e.g. a linking glide) neither
+  forms nor splits an interval.
 
 **Metrics** (:func:`metrics`, one utterance; durations in seconds unless stated)
 
@@ -333,6 +334,8 @@ def _segment(kinds, durations) -> list[list]:
     out: list[list] = []
     stretch, after_pause = 0, False
     for kind, duration in zip(kinds, durations):
+        if duration == 0 and kind in (VOWEL, CONSONANT):
+            continue  # a phoneme that takes no time neither forms nor splits an interval
         if kind == SILENT:
             if out and not after_pause:
                 out[-1][1] += duration  # a mark with time (rare): it belongs to what it marks

@@ -39,6 +39,13 @@ def test_metrics_match_hand_computation():
     assert (m["n_v"], m["n_c"]) == (3, 3)
 
 
+def test_a_phoneme_without_time_does_not_split_an_interval():
+    events = pd.DataFrame({"kind": ["C", "V", "C", "V", "C"], "duration": [0.1, 0.05, 0.0, 0.07, 0.1]})
+    table = rhythm.intervals(events)
+    assert table["kind"].tolist() == ["C", "V", "C"]
+    assert table["duration"].tolist() == pytest.approx([0.1, 0.12, 0.1])
+
+
 def test_pvi_of_a_regular_and_an_alternating_sequence():
     regular = pd.DataFrame({"kind": ["C", "V"] * 4, "duration": [0.08, 0.1] * 4})
     m = rhythm.metrics(rhythm.intervals(regular))
