@@ -31,7 +31,8 @@ Pipeline stages:
   detectable effect (Chapter 6)
 - :mod:`langlab.plan`     the analysis plan: endpoints, levels, families, effects of interest
   (Reproducibility appendix)
-- :mod:`langlab.verdicts` the stated rules that turn results into verdicts (Chapter 6)
+- :mod:`langlab.verdicts` the stated rules that turn results into verdicts (Chapter 6);
+  :mod:`langlab.claims` the plan's claims judged on the chapters' results (Chapter 6)
 
 Around them:
 

@@ -10,6 +10,7 @@ Every chapter that tests or judges reads these constants; none types its own. In
 - every comparison of conditions is a *paired* difference over seeds
   (:func:`langlab.paired.paired_effect`) of the endpoint's logarithm, ``log(a) - log(b)``, so
   that it reads as a relative change ``exp(d) - 1`` (:data:`EFFECT_SCALE`);
+- verdicts read the largest pre-training dose of the design (:data:`JUDGED_DOSE`);
 - comparisons are grouped in :data:`FAMILIES`, declared in advance; p-values are
   Holm-adjusted inside each family;
 - :data:`CLAIMS` lists what each comparison is expected to show: the original's claims, the
@@ -44,6 +45,10 @@ LOWER_IS_FASTER = True
 #: Comparisons are paired differences of the endpoint's natural logarithm, log(a) - log(b);
 #: ``exp(d) - 1`` is the relative change of a against b (negative: a learns faster).
 EFFECT_SCALE = "log ratio"
+#: The dose judged: the verdicts read the largest pre-training dose of the design (the one that
+#: gives pre-training its best chance), without the optimizer reset; the other doses and the
+#: reset are shown as dose-response and ablation, not judged.
+JUDGED_DOSE = "largest"
 #: The pairing factor: a seed fixes the initial weights and the Spanish batch order in
 #: every condition.
 PAIR_BY = "seed"
@@ -138,6 +143,9 @@ CLAIMS: tuple[Claim, ...] = (
 # ------------------------------------------------------------------------------------------
 # Probe margins (Chapters 4 and 5, issue 15)
 # ------------------------------------------------------------------------------------------
+#: The probes' score that verdicts read: balanced accuracy of the class-weighted linear probe
+#: with speakers kept apart (ROC AUC is reported beside it).
+PROBE_METRIC = "balanced_accuracy"
 CHANCE = 0.5            #: balanced accuracy and ROC AUC of any constant answer
 #: "Separates Spanish from the rest": the smallest margin above chance that counts
 #: (5 percentage points of balanced accuracy or AUC).

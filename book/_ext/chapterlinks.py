@@ -29,7 +29,7 @@ MODULE_HOME = {
     "presets": "appendix_reproducibility", "store": "appendix_reproducibility",
     "errors": "appendix_reproducibility",
     "experiment": "appendix_real_data", "cli": "appendix_real_data",
-    "verdicts": "06_discussion", "paired": "06_discussion",
+    "verdicts": "06_discussion", "paired": "06_discussion", "claims": "06_discussion",
     "plan": "appendix_reproducibility", "book": "appendix_reproducibility",
     "run_figures": "appendix_real_data",
     "codeversion": "appendix_reproducibility", "gluediff": "appendix_reproducibility",

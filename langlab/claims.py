@@ -1,0 +1,229 @@
+"""The claims judged: the analysis plan (:mod:`langlab.plan`) applied to the chapters' results
+by the verdict rules (:mod:`langlab.verdicts`) (Chapter 6).
+
+- :func:`judged_runs`: the LSTM runs the verdicts read (no pre-training and the plan's dose);
+- :func:`speed_claims`: every claim of :data:`langlab.plan.CLAIMS` on the primary endpoint,
+  paired by seed, Holm inside each family, with the smallest detectable effect and the verdict;
+- :func:`magnitude_claims`: the original's claimed magnitude (64 % less time to threshold),
+  judged on the endpoint it was measured on;
+- :func:`probe_claims`: a representation's three claims - above chance, put there by
+  training (trained minus untrained), unchanged by pre-training;
+- :func:`pairs_needed`: how many paired seeds an effect of a given size would need.
+
+Every table has the columns of :data:`COLUMNS`; effects on the speed endpoints are relative
+changes (``-0.05``: 5 % lower, that is faster), probe effects are differences of balanced
+accuracy (fractions).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from langlab import plan
+from langlab.errors import check
+from langlab.paired import min_detectable, paired_effect, paired_table
+from langlab.verdicts import holm, judge, judge_equivalence, judge_magnitude
+
+#: Columns of every claims table.
+COLUMNS = ("claim", "source", "comparison", "n", "estimate", "low", "high", "mde", "claimed",
+           "p", "p_holm", "verdict", "reason")
+
+
+def judged_runs(results: pd.DataFrame, *, dose: int | None = None) -> pd.DataFrame:
+    """The runs the speed verdicts read: every ``"none"`` run and the pre-trained runs of
+    ``dose`` epochs without the optimizer reset (default: the largest dose in ``results``,
+    :data:`langlab.plan.JUDGED_DOSE`)."""
+    check(isinstance(results, pd.DataFrame) and "condition" in results,
+          "results must be lstm_experiment's table (a DataFrame with a condition column)")
+    if "pretrain_epochs" not in results:
+        return results
+    reset = results["reset_optimizer"].astype(bool) if "reset_optimizer" in results else False
+    trained = results[(results["condition"] != "none") & ~reset]
+    check(len(trained) >= 1, "results hold no pre-trained runs without the optimizer reset")
+    dose = int(trained["pretrain_epochs"].max()) if dose is None else int(dose)
+    doses = sorted(int(d) for d in trained["pretrain_epochs"].unique())
+    check(dose in doses, f"no runs of dose {dose} pre-training epochs; doses there: {doses}")
+    keep = (results["condition"] == "none") | ((results["pretrain_epochs"] == dose) & ~reset)
+    return results[keep]
+
+
+def _relative(x: float) -> float:
+    return math.expm1(x)
+
+
+def speed_claims(results: pd.DataFrame, *, claims=plan.CLAIMS, families=plan.FAMILIES,
+                 confidence: float = plan.CONFIDENCE, power: float = plan.POWER,
+                 alpha: float = plan.ALPHA) -> pd.DataFrame:
+    """Every claim on the learning-speed endpoint, judged (Chapter 6).
+
+    Each family of ``families`` is one :func:`langlab.paired.paired_table` of the log endpoint
+    (Holm inside it) over the pairs whose conditions are in ``results``; a claim whose
+    conditions were not run is left out (the caller can list them with :func:`untested`).
+    ``estimate``, ``low``, ``high`` and ``claimed`` are relative changes of a against b;
+    ``mde`` is the smallest detectable relative *reduction* (``1 - exp(-mde)`` of the log
+    scale); the verdict is :func:`langlab.verdicts.judge` of the interval against ``claimed``.
+    """
+    present = set(results["condition"])
+    by_pair = {}
+    for pairs in families.values():
+        run = [p for p in pairs if set(p) <= present]
+        if not run:
+            continue
+        for claim_endpoint in {c.endpoint for c in claims if c.pair in run}:
+            table = paired_table(results, metric=claim_endpoint, pairs=run, transform=np.log,
+                                 confidence=confidence, power=power, alpha=alpha)
+            for _, row in table.iterrows():
+                by_pair[(row["a"], row["b"], claim_endpoint)] = row
+    rows = []
+    for c in claims:
+        row = by_pair.get((*c.pair, c.endpoint))
+        if row is None:
+            continue
+        low, high, claimed = _relative(row["low"]), _relative(row["high"]), _relative(c.claimed)
+        verdict = judge(low, high, claimed=claimed)
+        rows.append({"claim": c.text, "source": c.source, "comparison": f"{c.pair[0]} vs {c.pair[1]}",
+                     "n": int(row["n"]), "estimate": _relative(row["mean"]), "low": low, "high": high,
+                     "mde": -math.expm1(-row["mde"]), "claimed": claimed, "p": row["p"],
+                     "p_holm": row["p_holm"], "verdict": verdict.label, "reason": verdict.reason})
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def untested(results: pd.DataFrame, *, claims=plan.CLAIMS) -> list[str]:
+    """The claims of ``claims`` whose conditions ``results`` does not hold."""
+    present = set(results["condition"])
+    return [c.text for c in claims if not set(c.pair) <= present]
+
+
+def magnitude_claims(results: pd.DataFrame, *, claims=plan.CLAIMS,
+                     endpoint: str = plan.SECONDARY_ENDPOINT, confidence: float = plan.CONFIDENCE,
+                     power: float = plan.POWER, alpha: float = plan.ALPHA) -> pd.DataFrame:
+    """The claimed magnitudes (``Claim.magnitude``, a relative reduction) judged on ``endpoint``
+    (the original measured time to threshold) by :func:`langlab.verdicts.judge_magnitude`.
+
+    The reduction of a against b is ``1 - exp(mean log(a / b))`` over seeds, its interval the
+    transformed t-interval; censored runs count with their budget, which shrinks a reduction
+    when a's runs are censored and inflates it when b's are (the ``n_censored`` column).
+    """
+    rows = []
+    for c in claims:
+        if c.magnitude is None or not set(c.pair) <= set(results["condition"]):
+            continue
+        row = paired_table(results, metric=endpoint, pairs=[c.pair], transform=np.log,
+                           confidence=confidence, power=power, alpha=alpha).iloc[0]
+        low, high = -math.expm1(row["high"]), -math.expm1(row["low"])
+        verdict = judge_magnitude(low, high, claimed=c.magnitude)
+        censored = (int(results.loc[results["condition"].isin(c.pair), "censored"].astype(bool).sum())
+                    if "censored" in results else 0)
+        rows.append({"claim": f"{c.text}: by {100 * c.magnitude:.0f} % ({endpoint})",
+                     "source": c.source, "comparison": f"{c.pair[0]} vs {c.pair[1]}",
+                     "n": int(row["n"]), "estimate": -math.expm1(row["mean"]), "low": low,
+                     "high": high, "mde": -math.expm1(-row["mde"]), "claimed": c.magnitude,
+                     "p": row["p"], "p_holm": row["p"], "verdict": verdict.label,
+                     "reason": verdict.reason, "n_censored": censored})
+    return pd.DataFrame(rows, columns=[*COLUMNS, "n_censored"])
+
+
+def probe_scores(table: pd.DataFrame, representation: str, *, metric: str = plan.PROBE_METRIC,
+                 task: str = "binary", probe: str = "linear") -> pd.DataFrame:
+    """Per-seed scores of one representation's main probe: a seed x condition table."""
+    missing = {"condition", "seed", "representation", "task", "probe", metric} - set(table.columns)
+    check(not missing, f"probe table lacks column(s) {sorted(missing)}")
+    part = table[(table["representation"] == representation) & (table["task"] == task)
+                 & (table["probe"] == probe)]
+    check(len(part) >= 1, f"no {probe} {task} probe rows of representation {representation!r}")
+    return part.pivot_table(index="seed", columns="condition", values=metric)
+
+
+def probe_claims(table: pd.DataFrame, representation: str, *, conditions, name: str,
+                 untrained: str = "untrained", metric: str = plan.PROBE_METRIC,
+                 confidence: float = plan.CONFIDENCE, power: float = plan.POWER,
+                 alpha: float = plan.ALPHA) -> pd.DataFrame:
+    """A representation's three claims (Chapters 4-5; judged in Chapter 6).
+
+    - *separates Spanish from the rest* (the original's): the per-seed mean over the trained
+      ``conditions`` against chance, claimed ``CHANCE + MIN_ABOVE_CHANCE``;
+    - *training put it there*: that mean minus ``untrained`` (the same seed's initial
+      weights), paired by seed, claimed ``MIN_LEARNED``;
+    - *pre-training does not change it* (the original's): each condition minus ``"none"``,
+      paired by seed, every interval against ``+-DELTA`` (:func:`langlab.verdicts.judge_equivalence`;
+      the claim holds only if it holds for every condition, and one condition outside the
+      margin contradicts it). ``estimate`` is the largest absolute difference, ``low`` and
+      ``high`` the extremes over conditions, ``p_holm`` Holm over them.
+    """
+    scores = probe_scores(table, representation, metric=metric)
+    trained = [c for c in conditions if c in scores and c != untrained]
+    check(len(trained) >= 1, f"no trained conditions of {representation!r} among {list(conditions)}")
+    pooled = scores[trained].dropna().mean(axis=1)
+    rows = []
+    from langlab.stats import mean_ci
+    mean, low, high = mean_ci(pooled, confidence=confidence)
+    claimed = plan.CHANCE + plan.MIN_ABOVE_CHANCE
+    v = judge(low, high, claimed=claimed, null=plan.CHANCE)
+    sd = float(pooled.std(ddof=1))
+    rows.append({"claim": f"{name} separate Spanish from the rest", "source": "original",
+                 "comparison": "mean over conditions vs chance", "n": len(pooled), "estimate": mean,
+                 "low": low, "high": high, "mde": min_detectable(n=len(pooled), sd=sd, power=power, alpha=alpha),
+                 "claimed": claimed, "p": paired_effect(pooled, np.full(len(pooled), plan.CHANCE)).p,
+                 "p_holm": np.nan, "verdict": v.label, "reason": v.reason})
+    if untrained in scores:
+        both = pd.concat([pooled.rename("trained"), scores[untrained].rename("untrained")], axis=1).dropna()
+        e = paired_effect(both["trained"], both["untrained"], confidence=confidence, power=power, alpha=alpha)
+        v = judge(e.low, e.high, claimed=plan.MIN_LEARNED)
+        rows.append({"claim": f"training put it into the {name}", "source": "design",
+                     "comparison": "trained vs untrained", "n": e.n, "estimate": e.mean, "low": e.low,
+                     "high": e.high, "mde": e.mde, "claimed": plan.MIN_LEARNED, "p": e.p,
+                     "p_holm": np.nan, "verdict": v.label, "reason": v.reason})
+    others = [c for c in trained if c != "none"]
+    if "none" in scores and others:
+        long = scores[["none", *others]].reset_index().melt(id_vars="seed", var_name="condition",
+                                                             value_name=metric).dropna()
+        effects = paired_table(long, metric=metric, pairs=[(c, "none") for c in others],
+                               confidence=confidence, power=power, alpha=alpha)
+        labels = [judge_equivalence(r["low"], r["high"], margin=plan.DELTA) for _, r in effects.iterrows()]
+        v = combine_equivalence(labels, conditions=others)
+        worst = effects.iloc[int(effects["mean"].abs().to_numpy().argmax())]
+        rows.append({"claim": f"pre-training does not change the {name}", "source": "original",
+                     "comparison": "each condition vs none", "n": int(effects["n"].min()),
+                     "estimate": float(worst["mean"]), "low": float(effects["low"].min()),
+                     "high": float(effects["high"].max()), "mde": float(effects["mde"].max()),
+                     "claimed": plan.DELTA, "p": float(effects["p"].min()),
+                     "p_holm": float(holm(effects["p"].to_numpy()).min()), "verdict": v.label,
+                     "reason": v.reason})
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def combine_equivalence(verdicts, *, conditions):
+    """One verdict on "no difference in any condition" from each condition's
+    :func:`langlab.verdicts.judge_equivalence`: *contradicted* if any is, else *not
+    reproduced* if any is, else *reproduced* if all are, else *inconclusive*; the reason
+    names the conditions that decided it."""
+    from langlab.verdicts import (CONTRADICTED, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED,
+                                  Verdict)
+    verdicts, conditions = list(verdicts), list(conditions)
+    check(len(verdicts) == len(conditions) >= 1, "one verdict per condition, at least one")
+    for label in (CONTRADICTED, NOT_REPRODUCED):
+        hit = [c for c, v in zip(conditions, verdicts) if v.label == label]
+        if hit:
+            first = verdicts[conditions.index(hit[0])]
+            return Verdict(label, f"{', '.join(hit)}: {first.reason}")
+    if all(v.label == REPRODUCED for v in verdicts):
+        return Verdict(REPRODUCED, f"every condition's interval ({', '.join(conditions)}) lies "
+                       f"inside the margin: {verdicts[0].reason}")
+    hit = [c for c, v in zip(conditions, verdicts) if v.label == INCONCLUSIVE]
+    first = verdicts[conditions.index(hit[0])]
+    return Verdict(INCONCLUSIVE, f"{', '.join(hit)}: {first.reason}")
+
+
+def pairs_needed(effect: float, *, sd: float, power: float = plan.POWER, alpha: float = plan.ALPHA,
+                 max_n: int = 1000) -> int | None:
+    """The fewest paired seeds whose :func:`langlab.paired.min_detectable` effect is at most
+    ``|effect|`` for differences of standard deviation ``sd`` (never fewer than the exact
+    sign-flip test needs to reach ``alpha`` at all); ``None`` if more than ``max_n``."""
+    check(np.isfinite(effect) and effect != 0, f"effect must be a non-zero number, got {effect!r}")
+    check(np.isfinite(sd) and sd >= 0, f"sd must be a number >= 0, got {sd!r}")
+    for n in range(2, max_n + 1):
+        if min_detectable(n=n, sd=sd, power=power, alpha=alpha) <= abs(effect):
+            return n
+    return None

@@ -1,0 +1,130 @@
+"""langlab.claims: the plan applied to results tables with planted effects, every claim's
+verdict, the dose rule, probe claims, seeds needed."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from langlab import claims, paired, plan, verdicts
+from langlab.errors import ParameterError
+
+
+def runs(effects, *, n_seeds=10, doses=(1, 8), sd=0.01, seed=0):
+    """An lstm_experiment-like table: val_loss_auc = base * (1 + effect) per condition, with
+    seed-level variation shared across conditions (the pairing) and a little noise."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0.9, 1.1, n_seeds)
+    rows = []
+    for s in range(n_seeds):
+        rows.append({"condition": "none", "seed": s, "val_loss_auc": base[s],
+                     "steps_to_threshold": 400 * base[s], "censored": False,
+                     "pretrain_epochs": 0, "reset_optimizer": False})
+        for dose in doses:
+            for reset in (False, True) if dose == doses[-1] else (False,):
+                for c, effect in effects.items():
+                    factor = (1 + effect * dose / doses[-1]) * (1 + rng.normal(0, sd))
+                    rows.append({"condition": c, "seed": s, "val_loss_auc": base[s] * factor,
+                                 "steps_to_threshold": 400 * base[s] * factor ** 10,
+                                 "censored": False, "pretrain_epochs": dose, "reset_optimizer": reset})
+    return pd.DataFrame(rows)
+
+
+def test_judged_runs_takes_the_largest_dose_without_reset():
+    table = runs({"it": -0.1})
+    judged = claims.judged_runs(table)
+    assert set(judged["pretrain_epochs"]) == {0, 8} and not judged["reset_optimizer"].any()
+    assert len(judged) == 20
+    assert set(claims.judged_runs(table, dose=1)["pretrain_epochs"]) == {0, 1}
+    with pytest.raises(ParameterError, match=r"doses there: \[1, 8\]"):
+        claims.judged_runs(table, dose=4)
+
+
+def test_speed_claims_planted():
+    table = claims.judged_runs(runs({"es": -0.2, "it": -0.1, "ja": 0.0, "noise": 0.1}))
+    result = claims.speed_claims(table)
+    assert list(result.columns) == list(claims.COLUMNS)
+    got = result.set_index("comparison")["verdict"].to_dict()
+    assert got["it vs none"] == "reproduced"           # 10 % faster, tight
+    assert got["it vs ja"] == "reproduced"
+    assert got["es vs it"] == "reproduced"
+    assert got["it vs noise"] == "reproduced"
+    row = result.set_index("comparison").loc["it vs none"]
+    assert row["estimate"] == pytest.approx(-0.1, abs=0.01)
+    assert row["low"] < row["estimate"] < row["high"]
+    assert row["claimed"] == pytest.approx(-plan.MIN_RELATIVE_EFFECT)
+    assert 0 < row["mde"] < 0.05 and row["p"] == pytest.approx(2 / 2 ** 10)
+    # Holm inside the family "speech vs none" (es, it, ja): it's p_holm is at least its p
+    assert row["p_holm"] >= row["p"]
+    # shuffled / reversed were not run: left out, and listed
+    assert "it vs shuffled" not in got
+    assert any("shuffled" in text for text in claims.untested(table))
+
+
+def test_speed_claims_other_verdicts():
+    # Italian *slower* than none: contradicted; ja = it: ordering not reproduced (tight zero)
+    table = claims.judged_runs(runs({"it": 0.1, "ja": 0.1, "es": 0.0}, sd=0.001))
+    got = claims.speed_claims(table).set_index("comparison")["verdict"].to_dict()
+    assert got["it vs none"] == "contradicted"
+    assert got["it vs ja"] == "not reproduced"
+    # very noisy, few seeds: inconclusive
+    noisy = claims.judged_runs(runs({"it": -0.05, "ja": 0.0}, n_seeds=6, sd=0.2))
+    assert claims.speed_claims(noisy).set_index("comparison").loc["it vs ja", "verdict"] == "inconclusive"
+
+
+def test_magnitude_claims():
+    effect = (1 - plan.ORIGINAL_REDUCTION) ** 0.1 - 1     # steps x (1 + effect)**10: 63.75 % fewer
+    m = claims.magnitude_claims(claims.judged_runs(runs({"it": effect})))
+    assert len(m) == 1
+    row = m.iloc[0]
+    assert row["estimate"] == pytest.approx(plan.ORIGINAL_REDUCTION, abs=0.03)
+    assert row["claimed"] == pytest.approx(plan.ORIGINAL_REDUCTION)
+    assert row["verdict"] == "reproduced" and row["n_censored"] == 0
+    small = claims.magnitude_claims(claims.judged_runs(runs({"it": -0.01})))
+    assert small.iloc[0]["verdict"] == "not reproduced" and "smaller" in small.iloc[0]["reason"]
+
+
+def probe_table(scores, representation="h"):
+    rows = [{"condition": c, "seed": s, "representation": representation, "task": "binary",
+             "probe": "linear", "balanced_accuracy": v}
+            for c, values in scores.items() for s, v in enumerate(values)]
+    rows.append({"condition": "none", "seed": 0, "representation": representation, "task": "3way",
+                 "probe": "linear", "balanced_accuracy": 0.9})
+    return pd.DataFrame(rows)
+
+
+def test_probe_claims():
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.58, 0.62, 10)
+    table = probe_table({"none": base, "it": base + rng.normal(0, 0.005, 10),
+                         "ja": base + rng.normal(0, 0.005, 10), "untrained": base + 0.05})
+    result = claims.probe_claims(table, "h", conditions=("none", "it", "ja"), name="LSTM h")
+    got = dict(zip(result["comparison"], result["verdict"]))
+    assert got["mean over conditions vs chance"] == "reproduced"
+    assert got["trained vs untrained"] == "contradicted"   # training lost 5 pp
+    assert got["each condition vs none"] == "reproduced"    # within +-5 pp everywhere
+    moved = probe_table({"none": base, "it": base + 0.1, "untrained": base})
+    again = claims.probe_claims(moved, "h", conditions=("none", "it"), name="LSTM h")
+    assert dict(zip(again["comparison"], again["verdict"]))["each condition vs none"] == "contradicted"
+    with pytest.raises(ParameterError, match="no linear binary probe rows"):
+        claims.probe_claims(table, "c", conditions=("none",), name="c")
+
+
+def test_combine_equivalence():
+    V = verdicts.Verdict
+    ok, no, out, unsure = (V("reproduced", "a"), V("not reproduced", "b"), V("contradicted", "c"),
+                           V("inconclusive", "d"))
+    assert claims.combine_equivalence([ok, ok], conditions=["x", "y"]).label == "reproduced"
+    assert claims.combine_equivalence([ok, unsure], conditions=["x", "y"]).label == "inconclusive"
+    assert claims.combine_equivalence([unsure, no], conditions=["x", "y"]).label == "not reproduced"
+    v = claims.combine_equivalence([no, out], conditions=["x", "y"])
+    assert v.label == "contradicted" and v.reason.startswith("y:")
+
+
+def test_pairs_needed():
+    n = claims.pairs_needed(0.5, sd=1.0)
+    assert paired.min_detectable(n=n, sd=1.0) <= 0.5 < paired.min_detectable(n=n - 1, sd=1.0)
+    assert claims.pairs_needed(100.0, sd=1.0) == 6     # the sign-flip floor at alpha 0.05
+    assert claims.pairs_needed(1e-6, sd=1.0, max_n=50) is None
+    with pytest.raises(ParameterError, match="non-zero"):
+        claims.pairs_needed(0.0, sd=1.0)
