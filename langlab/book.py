@@ -6,9 +6,10 @@ step in every chapter live here, so that a chapter's hidden cells hold names and
 
 - :func:`glue_all` glues a dict of values at once, as plain Python numbers, and
   :func:`glue_markdown` a dict of phrases as Markdown;
-- :data:`CONDITION_LABELS`, :func:`condition_labels`, :func:`palette` and
-  :data:`REPRESENTATION_LABELS`: one name and one colour per pre-training condition and
-  representation, the same in every table and figure;
+- :data:`CONDITION_LABELS`, :func:`condition_labels`, :data:`REPRESENTATION_LABELS`,
+  :func:`palette` and :func:`representation_palette`: one name and one colour per language,
+  pre-training condition and representation, the same in every table and figure, with
+  :func:`closest_pair` to check that the colours stay apart for colour-blind readers;
 - :func:`ci_text` and :func:`row_ci_text`: "mean [low, high]" with a stated number of decimals;
 - :func:`select` and :func:`select_one`: the rows of a results table where columns have given
   values (Chapters 4 to 6).
@@ -27,7 +28,8 @@ from langlab.errors import DataError, ParameterError
 #: Display name of every pre-training condition and baseline "condition" of the results tables.
 CONDITION_LABELS: dict[str, str] = {
     "none": "none", "es": "Spanish", "it": "Italian", "ja": "Japanese",
-    "noise": "noise control", "untrained": "untrained", "input": "no network",
+    "noise": "noise control", "shuffled": "frames shuffled", "reversed": "played backwards",
+    "en": "English", "untrained": "untrained", "input": "no network",
 }
 #: Display name of every probe language.
 LANGUAGE_LABELS: dict[str, str] = {"es": "Spanish", "it": "Italian", "ja": "Japanese"}
@@ -37,8 +39,6 @@ REPRESENTATION_LABELS: dict[str, str] = {
     "latent": "autoencoder latent", "mel_stats": "band mean and spread (no network)",
     "spectrogram": "spectrogram (no network)",
 }
-#: Order of the colours: a condition keeps its colour in every figure of the book.
-_COLOUR_ORDER = ("none", "es", "it", "ja", "noise", "untrained", "input")
 
 
 def condition_labels(**overrides: str) -> dict[str, str]:
@@ -53,22 +53,176 @@ def condition_labels(**overrides: str) -> dict[str, str]:
     return {**CONDITION_LABELS, **overrides}
 
 
+#: One colour per pre-training condition and language, the same in every figure of the book
+#: (hex). Languages take Okabe and Ito's colour-blind-safe colours (Spanish blue and Japanese
+#: vermilion, far apart for every kind of colour vision); the controls and the baselines take
+#: colours that name no language: black for no pre-training, greys for what holds no language
+#: or no training, brown for the input itself. :func:`palette` gives them as RGB.
+CONDITION_COLOURS: dict[str, str] = {
+    "none": "#000000",       # no pre-training
+    "es": "#0072B2",         # Spanish: blue
+    "it": "#009E73",         # Italian: bluish green
+    "ja": "#D55E00",         # Japanese: vermilion
+    "en": "#CC79A7",         # English (Chapter 1's rhythm): reddish purple
+    "noise": "#225555",      # speech-shaped noise: dark slate
+    "shuffled": "#CCBB44",   # frames of speech in random order: olive
+    "reversed": "#56B4E9",   # speech played backwards: sky blue
+    "untrained": "#BBBBBB",  # a network with its initial weights: light grey
+    "input": "#8C564B",      # no network, the spectrogram's own statistics: brown
+}
+#: One colour per kind of representation probed (Chapters 4 to 6), none of them a language's.
+#: ``h_pooled`` is drawn in ``h``'s colour (it is ``h``, averaged); ``mel_stats`` and
+#: ``untrained`` keep the colours of the baselines they are (``input``, ``untrained``).
+REPRESENTATION_COLOURS: dict[str, str] = {
+    "h": "#AA3377",          # LSTM hidden state: wine
+    "c": "#332288",          # LSTM cell state: indigo
+    "h_pooled": "#AA3377",
+    "latent": "#663333",     # autoencoder latent: dark red-brown
+    "mel_stats": CONDITION_COLOURS["input"],
+    "spectrogram": "#777777",
+    "untrained": CONDITION_COLOURS["untrained"],
+}
+#: Colours for conditions the book does not list (registered in a notebook or a test), given
+#: out in order of first use; none is a colour above.
+SPARE_COLOURS: tuple[str, ...] = ("#EE7733", "#6A3D9A", "#FB9A99", "#B2DF8A", "#A6CEE3", "#CC3311")
+_spare_given: dict[str, str] = {}
+
+
+def rgb(colour: str) -> tuple[float, float, float]:
+    """``"#0072B2"`` -> ``(0.0, 0.447, 0.698)``: a hex colour as matplotlib's RGB triple."""
+    text = str(colour).lstrip("#")
+    if len(text) != 6 or any(ch not in "0123456789abcdefABCDEF" for ch in text):
+        raise ParameterError(f"a colour must be written #RRGGBB, got {colour!r}")
+    return tuple(int(text[i:i + 2], 16) / 255 for i in (0, 2, 4))
+
+
 def palette(conditions=None) -> dict[str, tuple[float, float, float]]:
-    """Condition -> RGB colour from seaborn's colour-blind palette (Chapters 3 and 4).
+    """Condition or language -> RGB colour, the same in every figure (Chapters 1 to 6).
 
-    A known condition has the same colour whatever else is plotted (``none`` is the palette's
-    first colour, ``es`` its second, ...); conditions not in the book's list follow in the
-    order given.
+    Colours come from :data:`CONDITION_COLOURS`; ``palette()`` gives all of them. A
+    condition the book does not list gets the next of :data:`SPARE_COLOURS` and keeps it for
+    the rest of the session, so it never takes another condition's colour.
     """
-    import seaborn as sns
+    if conditions is None:
+        return {name: rgb(colour) for name, colour in CONDITION_COLOURS.items()}
+    table = {}
+    for condition in conditions:
+        name = str(condition)
+        if name in CONDITION_COLOURS:
+            table[name] = rgb(CONDITION_COLOURS[name])
+            continue
+        if name not in _spare_given:
+            if len(_spare_given) == len(SPARE_COLOURS):
+                raise ParameterError(
+                    f"no colour left for condition {name!r}: the book's conditions are "
+                    f"{sorted(CONDITION_COLOURS)}, and the spare colours went to "
+                    f"{sorted(_spare_given)}; add it to langlab.book.CONDITION_COLOURS")
+            _spare_given[name] = SPARE_COLOURS[len(_spare_given)]
+        table[name] = rgb(_spare_given[name])
+    return table
 
-    names = list(_COLOUR_ORDER)
-    for condition in conditions or ():
-        if condition not in names:
-            names.append(str(condition))
-    colours = sns.color_palette("colorblind", len(names))
-    table = {name: tuple(float(v) for v in colour) for name, colour in zip(names, colours)}
-    return {c: table[c] for c in conditions} if conditions is not None else table
+
+def representation_palette(representations=None) -> dict[str, tuple[float, float, float]]:
+    """Representation kind -> RGB colour (``"h"``, ``"c"``, ``"latent"``, ...; Chapters 4 to 6).
+
+    No representation takes a language's colour (see :data:`REPRESENTATION_COLOURS`).
+    """
+    names = list(REPRESENTATION_COLOURS) if representations is None else list(representations)
+    unknown = [name for name in names if name not in REPRESENTATION_COLOURS]
+    if unknown:
+        raise ParameterError(f"no colour for representation(s) {unknown}; the book's are "
+                             f"{list(REPRESENTATION_COLOURS)}")
+    return {name: rgb(REPRESENTATION_COLOURS[name]) for name in names}
+
+
+#: Colour vision as simulated by Machado, Oliveira and Fernandes (2009) at full severity
+#: (linear-RGB matrices): people without working L (protan), M (deutan) or S (tritan) cones.
+VISION: dict[str, np.ndarray] = {
+    "normal": np.eye(3),
+    "protan": np.array([[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                        [-0.003882, -0.048116, 1.051998]]),
+    "deutan": np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                        [-0.011820, 0.042940, 0.968881]]),
+    "tritan": np.array([[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
+                        [0.004733, 0.691367, 0.303900]]),
+}
+
+
+def _linear(srgb: np.ndarray) -> np.ndarray:
+    return np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+
+
+def _lab(linear: np.ndarray) -> np.ndarray:
+    """CIELAB (D65) of linear sRGB."""
+    to_xyz = np.array([[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750],
+                       [0.0193339, 0.1191920, 0.9503041]])
+    xyz = linear @ to_xyz.T / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]),
+                     200 * (f[..., 1] - f[..., 2])], axis=-1)
+
+
+def lab(colours, *, vision: str = "normal") -> np.ndarray:
+    """CIELAB coordinates of hex or RGB ``colours`` as seen with ``vision`` (see :data:`VISION`)."""
+    if vision not in VISION:
+        raise ParameterError(f"vision must be one of {list(VISION)}, got {vision!r}")
+    srgb = np.array([rgb(c) if isinstance(c, str) else tuple(c)[:3] for c in colours], float)
+    seen = np.clip(_linear(srgb) @ VISION[vision].T, 0.0, 1.0)
+    return _lab(seen)
+
+
+def delta_e(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
+    """CIEDE2000 colour difference of CIELAB colours (broadcast; about 1 = just noticeable)."""
+    L1, a1, b1 = np.moveaxis(np.asarray(lab1, float), -1, 0)
+    L2, a2, b2 = np.moveaxis(np.asarray(lab2, float), -1, 0)
+    c_mean7 = ((np.hypot(a1, b1) + np.hypot(a2, b2)) / 2) ** 7
+    g = 0.5 * (1 - np.sqrt(c_mean7 / (c_mean7 + 25.0 ** 7)))
+    a1p, a2p = (1 + g) * a1, (1 + g) * a2
+    c1p, c2p = np.hypot(a1p, b1), np.hypot(a2p, b2)
+    h1p = np.degrees(np.arctan2(b1, a1p)) % 360
+    h2p = np.degrees(np.arctan2(b2, a2p)) % 360
+    chroma0 = c1p * c2p == 0
+    dh = h2p - h1p
+    dh = np.where(dh > 180, dh - 360, np.where(dh < -180, dh + 360, dh))
+    dh = np.where(chroma0, 0.0, dh)
+    dL, dC = L2 - L1, c2p - c1p
+    dH = 2 * np.sqrt(c1p * c2p) * np.sin(np.radians(dh / 2))
+    L_mean, c_mean = (L1 + L2) / 2, (c1p + c2p) / 2
+    h_sum = h1p + h2p
+    h_mean = np.where(chroma0, h_sum, np.where(np.abs(h1p - h2p) <= 180, h_sum / 2,
+                                               np.where(h_sum < 360, (h_sum + 360) / 2,
+                                                        (h_sum - 360) / 2)))
+    t = (1 - 0.17 * np.cos(np.radians(h_mean - 30)) + 0.24 * np.cos(np.radians(2 * h_mean))
+         + 0.32 * np.cos(np.radians(3 * h_mean + 6)) - 0.20 * np.cos(np.radians(4 * h_mean - 63)))
+    s_L = 1 + 0.015 * (L_mean - 50) ** 2 / np.sqrt(20 + (L_mean - 50) ** 2)
+    s_C, s_H = 1 + 0.045 * c_mean, 1 + 0.015 * c_mean * t
+    rotation = (-np.sin(np.radians(60 * np.exp(-(((h_mean - 275) / 25) ** 2))))
+                * 2 * np.sqrt(c_mean ** 7 / (c_mean ** 7 + 25.0 ** 7)))
+    return np.sqrt((dL / s_L) ** 2 + (dC / s_C) ** 2 + (dH / s_H) ** 2
+                   + rotation * (dC / s_C) * (dH / s_H))
+
+
+def closest_pair(colours: Mapping[str, Any], *, others: Mapping[str, Any] | None = None
+                 ) -> tuple[float, str, str, str]:
+    """The least distinct pair of ``colours`` for any kind of colour vision (:data:`VISION`).
+
+    Returns ``(CIEDE2000 difference, name, name, vision)``. With ``others``, only pairs of
+    one colour of ``colours`` and one of ``others`` count. Used by the tests of the palette.
+    """
+    names = list(colours)
+    second = names if others is None else list(others)
+    values = {**dict(colours), **dict(others or {})}
+    worst = (math.inf, "", "", "")
+    for vision in VISION:
+        lab_of = dict(zip(values, lab(list(values.values()), vision=vision)))
+        for i, a in enumerate(names):
+            for b in (second[i + 1:] if others is None else second):
+                if a == b:
+                    continue
+                d = float(delta_e(lab_of[a], lab_of[b]))
+                if d < worst[0]:
+                    worst = (d, a, b, vision)
+    return worst
 
 
 def plain(value: Any) -> Any:

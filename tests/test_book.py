@@ -3,7 +3,6 @@ import jupytext
 import numpy as np
 import pandas as pd
 import pytest
-import seaborn as sns
 from nbclient import NotebookClient
 
 from langlab import book
@@ -19,17 +18,80 @@ def test_condition_labels_overrides_keep_the_rest():
         book.condition_labels(noise=3)
 
 
-def test_palette_is_stable_per_condition():
-    colourblind = sns.color_palette("colorblind", 10)
-    five = book.palette(["none", "es", "it", "ja", "noise"])
-    assert five["none"] == pytest.approx(colourblind[0])
-    assert five["noise"] == pytest.approx(colourblind[4])
+def test_palette_is_one_colour_per_condition_in_every_figure():
+    everything = book.palette()
+    assert set(everything) >= {"none", "es", "it", "ja", "en", "noise", "shuffled", "reversed",
+                               "untrained", "input"}
     # a condition keeps its colour whatever else is plotted, and whatever the order
-    assert book.palette(["noise", "untrained"])["noise"] == five["noise"]
-    assert book.palette(["untrained"])["untrained"] == pytest.approx(colourblind[5])
-    # an unknown condition gets the next colour, not another condition's
-    extra = book.palette(["none", "fr"])
-    assert extra["fr"] not in book.palette().values()
+    assert book.palette(["ja", "es"])["es"] == book.palette(["es"])["es"] == everything["es"]
+    assert book.palette(["es"])["es"] == pytest.approx((0.0, 0x72 / 255, 0xB2 / 255))
+    assert len(set(everything.values())) == len(everything)
+    # an unknown condition gets a spare colour, not another condition's, and keeps it
+    extra = book.palette(["none", "test_only_fr"])
+    assert extra["test_only_fr"] not in everything.values()
+    assert book.palette(["test_only_fr"]) == {"test_only_fr": extra["test_only_fr"]}
+    assert book.palette(["test_only_de"])["test_only_de"] != extra["test_only_fr"]
+
+
+def test_representations_take_no_language_colour():
+    colours = book.representation_palette()
+    assert {"h", "c", "latent", "mel_stats", "untrained"} <= set(colours)
+    languages = {book.palette([code])[code] for code in ("es", "it", "ja", "en")}
+    assert not languages & set(colours.values())
+    assert colours["untrained"] == book.palette(["untrained"])["untrained"]  # one baseline, one colour
+    assert colours["mel_stats"] == book.palette(["input"])["input"]
+    with pytest.raises(ParameterError, match="'x'"):
+        book.representation_palette(["h", "x"])
+    with pytest.raises(ParameterError, match="#RRGGBB"):
+        book.rgb("blue")
+
+
+def test_colour_difference_matches_published_ciede2000_values():
+    """Sharma, Wu and Dalal (2005), Table 1: pairs 1, 7, 17 and 34."""
+    pairs = [((50.0, 2.6772, -79.7751), (50.0, 0.0, -82.7485), 2.0425),
+             ((50.0, 0.0, 0.0), (50.0, -1.0, 2.0), 2.3669),
+             ((50.0, 2.5, 0.0), (73.0, 25.0, -18.0), 27.1492),
+             ((2.0776, 0.0795, -1.1350), (0.9033, -0.0636, -0.5514), 0.9082)]
+    for lab1, lab2, expected in pairs:
+        assert float(book.delta_e(np.array(lab1), np.array(lab2))) == pytest.approx(expected, abs=1e-4)
+    # white against black, and a colour against itself
+    white, black = book.lab(["#FFFFFF", "#000000"])
+    assert float(book.delta_e(white, black)) == pytest.approx(100.0, abs=0.01)
+    assert float(book.delta_e(white, white)) == 0.0
+
+
+def test_colour_blind_simulation_merges_red_and_green():
+    """Deuteranopes barely tell red from green; blue against orange stays apart for everyone."""
+    red_green = {"red": "#FF0000", "green": "#00A000"}
+    assert book.closest_pair(red_green)[3] in ("protan", "deutan")
+    assert book.closest_pair(red_green)[0] < 0.4 * float(
+        book.delta_e(*book.lab(list(red_green.values()))))
+    assert book.closest_pair({"blue": "#0072B2", "orange": "#E69F00"})[0] > 30
+
+
+#: Least CIEDE2000 difference allowed between colours, for normal vision and simulated full
+#: protanopia, deuteranopia and tritanopia (Machado et al. 2009). Okabe and Ito's eight
+#: colours themselves come to about 10 at full severity.
+MIN_CONDITION_DISTANCE = 11.0
+MIN_ANY_DISTANCE = 7.0
+MIN_SPANISH_JAPANESE = 40.0
+
+
+def test_palette_colours_stay_apart_for_colour_blind_readers():
+    conditions = book.CONDITION_COLOURS
+    distance, a, b, vision = book.closest_pair(conditions)
+    assert distance >= MIN_CONDITION_DISTANCE, f"{a} and {b} look alike ({vision}: {distance:.1f})"
+    spanish_japanese = book.closest_pair({"es": conditions["es"], "ja": conditions["ja"]})
+    assert spanish_japanese[0] >= MIN_SPANISH_JAPANESE, spanish_japanese
+    # the representation kinds among themselves and against every condition (those that are
+    # baselines share their baseline's colour on purpose)
+    kinds = {name: colour for name, colour in book.REPRESENTATION_COLOURS.items()
+             if colour not in conditions.values() and name != "h_pooled"}
+    assert book.REPRESENTATION_COLOURS["h_pooled"] == kinds["h"]
+    for pair in (book.closest_pair(kinds), book.closest_pair(kinds, others=conditions)):
+        assert pair[0] >= MIN_ANY_DISTANCE, f"{pair[1]} and {pair[2]} look alike ({pair[3]}: {pair[0]:.1f})"
+    spare = dict(enumerate(book.SPARE_COLOURS))
+    assert book.closest_pair({**conditions, **kinds}, others={f"spare {k}": v for k, v in spare.items()})[0] > 5
 
 
 def test_plain_turns_numpy_scalars_into_python_numbers():
