@@ -143,9 +143,10 @@ CLAIMS: tuple[Claim, ...] = (
 # ------------------------------------------------------------------------------------------
 # Probe margins (Chapters 4 and 5, issue 15)
 # ------------------------------------------------------------------------------------------
-#: The probes' score that verdicts read: balanced accuracy of the class-weighted linear probe
-#: with speakers kept apart (ROC AUC is reported beside it).
-PROBE_METRIC = "balanced_accuracy"
+#: The probes' score that verdicts read: ROC AUC of the class-weighted linear probe with
+#: speakers kept apart, on the binary task (threshold-free; balanced accuracy is reported
+#: beside it).
+PROBE_METRIC = "auc"
 CHANCE = 0.5            #: balanced accuracy and ROC AUC of any constant answer
 #: "Separates Spanish from the rest": the smallest margin above chance that counts
 #: (5 percentage points of balanced accuracy or AUC).

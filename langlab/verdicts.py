@@ -44,6 +44,9 @@ REPRODUCED, CONTRADICTED, NOT_REPRODUCED = "reproduced", "contradicted", "not re
 INCONCLUSIVE = "inconclusive"
 #: The four verdicts, the only words any page uses for a claim.
 LABELS = (REPRODUCED, CONTRADICTED, NOT_REPRODUCED, INCONCLUSIVE)
+#: Not a verdict: the design could not test the claim (e.g. a model not trained to its
+#: stopping rule at book scale); a page says why and how it would be tested.
+NOT_TESTED = "not tested"
 
 
 @dataclass(frozen=True)

@@ -86,10 +86,10 @@ def test_magnitude_claims():
 
 def probe_table(scores, representation="h"):
     rows = [{"condition": c, "seed": s, "representation": representation, "task": "binary",
-             "probe": "linear", "balanced_accuracy": v}
+             "probe": "linear", "balanced_accuracy": v, "auc": v}
             for c, values in scores.items() for s, v in enumerate(values)]
     rows.append({"condition": "none", "seed": 0, "representation": representation, "task": "3way",
-                 "probe": "linear", "balanced_accuracy": 0.9})
+                 "probe": "linear", "balanced_accuracy": 0.9, "auc": 0.9})
     return pd.DataFrame(rows)
 
 
