@@ -39,6 +39,10 @@ def spectrograms(n: int, n_mels: int = 10, n_frames: int = 23, *, seed: int = 0)
     ({"seeds": (True,)}, r"seeds\[0\] must be an integer >= 0, got True"),
     ({"conditions": ("none", "fr")}, r"unknown pre-training condition\(s\) \['fr'\]"),
     ({"threads": 0}, "threads must be an integer >= 1, got 0"),
+    ({"patience": 0}, "patience must be an integer >= 1, got 0"),
+    ({"patience": 1.5}, "patience must be an integer >= 1, got 1.5"),
+    ({"min_improvement": 1.0}, r"min_improvement must be a finite number in \[0, 1\), got 1.0"),
+    ({"min_improvement": -0.1}, "min_improvement must be a finite number"),
 ])
 def test_bad_config_names_the_value(change, match):
     with pytest.raises(ParameterError, match=match):
@@ -55,6 +59,45 @@ def test_presets():
         assert config.pretrain_epochs == 1
         assert set(config.conditions) == set(ae.CONDITIONS)
     assert len(ae.PRESETS["book"].seeds) >= 3
+    for name in ("book", "paper"):  # trained to a stated plateau, not a fixed number of epochs
+        assert ae.PRESETS[name].patience is not None and ae.PRESETS[name].epochs > ae.PRESETS[name].patience
+
+
+# --- the stopping rule ---------------------------------------------------------------------
+@pytest.mark.parametrize("losses, patience, min_improvement, expected", [
+    # improves by >= 10 % at epochs 1 and 2, then not for 2 epochs: stop at 4, keep 2
+    ([1.0, 0.8, 0.6, 0.59, 0.58, 0.3], 2, 0.1, (2, 4)),
+    # a lower loss that is not 10 % lower does not count as the best
+    ([1.0, 0.95, 0.91, 0.92], 3, 0.1, (0, 3)),
+    # the same curve with any improvement counting: epoch 2 is the best, no stop yet
+    ([1.0, 0.95, 0.91, 0.92], 3, 0.0, (2, None)),
+    # an equal loss is no improvement even with min_improvement 0
+    ([1.0, 1.0, 1.0], 2, 0.0, (0, 2)),
+    # no rule: never stops; the best is still reported
+    ([1.0, 0.5, 0.9, 0.9, 0.9], None, 0.01, (1, None)),
+    ([0.7], 1, 0.01, (0, None)),
+])
+def test_plateau_stop(losses, patience, min_improvement, expected):
+    assert ae.plateau_stop(losses, patience=patience, min_improvement=min_improvement) == expected
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"val_losses": []}, "needs at least the loss at epoch 0"),
+    ({"val_losses": [1.0, float("nan")]}, r"val_losses\[1\] must be a finite number"),
+    ({"val_losses": [1.0], "patience": 0}, "patience must be an integer >= 1"),
+    ({"val_losses": [1.0], "min_improvement": 2}, "min_improvement must be a finite number"),
+])
+def test_plateau_stop_rejects_bad_input(kwargs, match):
+    kwargs = {"patience": 2, **kwargs}
+    with pytest.raises(ParameterError, match=match):
+        ae.plateau_stop(**kwargs)
+
+
+def test_stopping_rule_in_words():
+    assert ae.stopping_rule(ae.PRESETS["book"]) == (
+        "stop when the held-out loss has not improved on its best by at least 1 % for 3 epochs "
+        "in a row, keep the weights of the best epoch, and train at most 40 epochs")
+    assert ae.stopping_rule(SMOKE) == "a fixed 2 epochs of Spanish training"
 
 
 def test_conditions_are_the_registered_ones():
@@ -198,6 +241,29 @@ def test_reused_graph_equals_a_fresh_model(trained):
     assert trained["a"][0] is not trained["b"][0]  # callers get models of their own
 
 
+def test_training_stops_at_the_plateau_and_keeps_the_best_weights():
+    """A rule no epoch can satisfy (90 % better than the best): training stops after
+    ``patience`` epochs and returns the weights it started Spanish training with."""
+    S = spectrograms(48)
+    config = dataclasses.replace(SMOKE, epochs=10, patience=2, min_improvement=0.9)
+    model, history = ae.train_autoencoder(S[:40], S[40:], config=config, seed=0)
+    assert list(history.epoch) == [0, 1, 2]
+    assert ae.stopping(history, config) == {"best_epoch": 0, "stop_epoch": 2,
+                                            "best_val_loss": history.val_loss.iloc[0],
+                                            "stop_reason": "plateau"}
+    kept = float(np.mean((ae.reconstruct(model, S[40:]) - S[40:]) ** 2))
+    assert kept == pytest.approx(history.val_loss.iloc[0], rel=1e-4)
+    assert kept != pytest.approx(history.val_loss.iloc[-1], rel=1e-4)
+    # a rule every epoch satisfies runs to the cap: the last epoch is the best and is kept
+    config = dataclasses.replace(SMOKE, epochs=3, patience=1, min_improvement=0.0)
+    model, history = ae.train_autoencoder(S[:40], S[40:], config=config, seed=0)
+    stop = ae.stopping(history, config)
+    if history.val_loss.is_monotonic_decreasing:
+        assert stop["stop_reason"] == "epoch cap" and stop["best_epoch"] == stop["stop_epoch"] == 3
+    kept = float(np.mean((ae.reconstruct(model, S[40:]) - S[40:]) ** 2))
+    assert kept == pytest.approx(stop["best_val_loss"], rel=1e-4)
+
+
 def test_other_seed_other_losses(trained):
     assert not np.allclose(trained["a"][1].loss.iloc[-1], trained["c"][1].loss.iloc[-1])
 
@@ -273,6 +339,9 @@ def test_experiment_table(smoke_runs):
     assert row.loc["it", "steps"] > row.loc["none", "steps"]  # pre-training steps count
     assert (smoke_runs[["loss", "val_loss", "val_loss_start"]] > 0).all().all()
     assert "train_seconds" in smoke_runs  # wall clock: a column named *seconds*
+    # the smoke preset trains a fixed number of epochs: where and why each run stopped
+    assert (smoke_runs.stop_reason == "fixed epochs").all()
+    assert (smoke_runs.stop_epoch == SMOKE.epochs).all() and (smoke_runs.best_epoch == SMOKE.epochs).all()
 
 
 def written(store, stage):
@@ -344,3 +413,78 @@ def test_probe_experiment(smoke_runs, smoke_store, monkeypatch):
     again = ae.ae_probe_experiment("smoke", store=smoke_store, n_jobs=2, **SMOKE_RUNS)
     assert written(smoke_store, ae.PROBE_STAGE) == before
     pd.testing.assert_frame_equal(again, results)
+
+
+# --- learned information and the claims ---------------------------------------------------
+def probe_rows(scores: dict, *, metric: str = "auc") -> pd.DataFrame:
+    """A table like ae_probe_experiment's: ``{(condition, representation): [score per seed]}``
+    as linear binary probes, plus rows that must be ignored (another probe, another task)."""
+    rows = []
+    for (condition, rep), values in scores.items():
+        for seed, value in enumerate(values):
+            for probe, task, v in [("linear", "binary", value), ("control", "binary", 0.99),
+                                   ("linear", "3way", 0.01)]:
+                rows.append({"condition": condition, "seed": seed, "representation": rep,
+                             "task": task, "probe": probe, metric: v})
+    return pd.DataFrame(rows)
+
+
+CLAIM_SCORES = {("none", "latent"): [0.70, 0.72, 0.74, 0.76],
+                ("it", "latent"): [0.71, 0.73, 0.75, 0.77],
+                ("untrained", "latent"): [0.60, 0.61, 0.62, 0.63],
+                ("input", "mel_stats"): [0.9, 0.9, 0.9, 0.9]}
+
+
+def plateau_runs(reasons=("plateau",) * 8) -> pd.DataFrame:
+    return pd.DataFrame({"condition": ["none"] * 4 + ["it"] * 4, "seed": list(range(4)) * 2,
+                         "stop_reason": list(reasons)})
+
+
+def test_learned_effects_pair_trained_and_untrained_by_seed():
+    from scipy import stats
+
+    effects = ae.learned_effects(probe_rows(CLAIM_SCORES)).set_index("a")
+    assert list(effects.index) == ["none", "it", ae.ALL_TRAINED]
+    assert (effects["b"] == "untrained").all()
+    d = np.array([0.10, 0.11, 0.12, 0.13])  # none - untrained per seed
+    row = effects.loc["none"]
+    assert row["mean"] == pytest.approx(d.mean())
+    half = stats.t.ppf(0.975, 3) * d.std(ddof=1) / 2
+    assert (row["low"], row["high"]) == (pytest.approx(d.mean() - half), pytest.approx(d.mean() + half))
+    assert row["mean_a"] == pytest.approx(0.73) and row["mean_b"] == pytest.approx(0.615)
+    assert effects.loc[ae.ALL_TRAINED, "mean"] == pytest.approx(np.mean(d + 0.005))
+    with pytest.raises(ParameterError, match="needs trained and untrained latent rows"):
+        ae.learned_effects(probe_rows({("none", "latent"): [0.7, 0.8]}))
+    with pytest.raises(ParameterError, match=r"lacks column\(s\) \['auc'\]"):
+        ae.learned_effects(probe_rows(CLAIM_SCORES, metric="accuracy"))
+
+
+def test_claim_rows_judge_with_the_verdict_module():
+    from langlab import plan, verdicts
+
+    claims = ae.claim_rows(probe_rows(CLAIM_SCORES), plateau_runs()).set_index("name")
+    assert list(claims.index) == ["ae_above_chance", "ae_learned", "ae_pretraining_it"]
+    assert {"claim", "estimate", "low", "high", "mde", "verdict", "reason"} <= set(claims.columns)
+    above = claims.loc["ae_above_chance"]
+    assert above["estimate"] == pytest.approx(np.mean(CLAIM_SCORES["none", "latent"]) + 0.005)
+    assert above["null"] == plan.CHANCE and above["low"] > plan.CHANCE
+    assert above["verdict"] == verdicts.judge(above["low"], above["high"], claimed=above["claimed"],
+                                              null=plan.CHANCE).label == "reproduced"
+    learned = claims.loc["ae_learned"]
+    assert learned["claimed"] == plan.MIN_LEARNED and learned["verdict"] == "reproduced"
+    pre = claims.loc["ae_pretraining_it"]  # it - none = +0.01 every seed: inside +-DELTA
+    assert pre["estimate"] == pytest.approx(0.01) and pre["verdict"] == "reproduced"
+    assert "inside" in pre["reason"]
+    # an untrained encoder as good as the trained one: "put there by training" is not shown
+    same = {**CLAIM_SCORES, ("untrained", "latent"): [0.71, 0.72, 0.76, 0.75]}
+    learned = ae.claim_rows(probe_rows(same), plateau_runs()).set_index("name").loc["ae_learned"]
+    assert learned["verdict"] in ("not reproduced", "inconclusive") and learned["low"] < 0 < learned["high"]
+
+
+def test_claims_not_tested_when_a_run_stopped_at_the_cap():
+    claims = ae.claim_rows(probe_rows(CLAIM_SCORES), plateau_runs(("plateau",) * 7 + ("epoch cap",)))
+    assert (claims["verdict"] == ae.NOT_TESTED).all()
+    assert claims["reason"].str.contains("1 of 8 runs stopped at the epoch cap").all()
+    assert claims["reason"].str.contains(ae.PAPER_COMMAND, regex=False).all()
+    with pytest.raises(ParameterError, match="runs_table must be ae_experiment's table"):
+        ae.claim_rows(probe_rows(CLAIM_SCORES), pd.DataFrame({"seed": [0]}))
