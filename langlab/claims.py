@@ -27,8 +27,8 @@ from langlab.paired import min_detectable, paired_effect, paired_table
 from langlab.verdicts import holm, judge, judge_equivalence, judge_magnitude
 
 #: Columns of every claims table.
-COLUMNS = ("claim", "source", "comparison", "n", "estimate", "low", "high", "mde", "claimed",
-           "p", "p_holm", "verdict", "reason")
+COLUMNS = ("claim", "source", "comparison", "n", "estimate", "low", "high", "mde", "null",
+           "claimed", "p", "p_holm", "verdict", "reason")
 
 
 def judged_runs(results: pd.DataFrame, *, dose: int | None = None) -> pd.DataFrame:
@@ -85,7 +85,7 @@ def speed_claims(results: pd.DataFrame, *, claims=plan.CLAIMS, families=plan.FAM
         verdict = judge(low, high, claimed=claimed)
         rows.append({"claim": c.text, "source": c.source, "comparison": f"{c.pair[0]} vs {c.pair[1]}",
                      "n": int(row["n"]), "estimate": _relative(row["mean"]), "low": low, "high": high,
-                     "mde": -math.expm1(-row["mde"]), "claimed": claimed, "p": row["p"],
+                     "mde": -math.expm1(-row["mde"]), "null": 0.0, "claimed": claimed, "p": row["p"],
                      "p_holm": row["p_holm"], "verdict": verdict.label, "reason": verdict.reason})
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
@@ -119,7 +119,7 @@ def magnitude_claims(results: pd.DataFrame, *, claims=plan.CLAIMS,
         rows.append({"claim": f"{c.text}: by {100 * c.magnitude:.0f} % ({endpoint})",
                      "source": c.source, "comparison": f"{c.pair[0]} vs {c.pair[1]}",
                      "n": int(row["n"]), "estimate": -math.expm1(row["mean"]), "low": low,
-                     "high": high, "mde": -math.expm1(-row["mde"]), "claimed": c.magnitude,
+                     "high": high, "mde": -math.expm1(-row["mde"]), "null": 0.0, "claimed": c.magnitude,
                      "p": row["p"], "p_holm": row["p"], "verdict": verdict.label,
                      "reason": verdict.reason, "n_censored": censored})
     return pd.DataFrame(rows, columns=[*COLUMNS, "n_censored"])
@@ -165,7 +165,8 @@ def probe_claims(table: pd.DataFrame, representation: str, *, conditions, name: 
     rows.append({"claim": f"{name} separate Spanish from the rest", "source": "original",
                  "comparison": "mean over conditions vs chance", "n": len(pooled), "estimate": mean,
                  "low": low, "high": high, "mde": min_detectable(n=len(pooled), sd=sd, power=power, alpha=alpha),
-                 "claimed": claimed, "p": paired_effect(pooled, np.full(len(pooled), plan.CHANCE)).p,
+                 "null": plan.CHANCE, "claimed": claimed,
+                 "p": paired_effect(pooled, np.full(len(pooled), plan.CHANCE)).p,
                  "p_holm": np.nan, "verdict": v.label, "reason": v.reason})
     if untrained in scores:
         both = pd.concat([pooled.rename("trained"), scores[untrained].rename("untrained")], axis=1).dropna()
@@ -173,7 +174,7 @@ def probe_claims(table: pd.DataFrame, representation: str, *, conditions, name: 
         v = judge(e.low, e.high, claimed=plan.MIN_LEARNED)
         rows.append({"claim": f"training put it into the {name}", "source": "design",
                      "comparison": "trained vs untrained", "n": e.n, "estimate": e.mean, "low": e.low,
-                     "high": e.high, "mde": e.mde, "claimed": plan.MIN_LEARNED, "p": e.p,
+                     "high": e.high, "mde": e.mde, "null": 0.0, "claimed": plan.MIN_LEARNED, "p": e.p,
                      "p_holm": np.nan, "verdict": v.label, "reason": v.reason})
     others = [c for c in trained if c != "none"]
     if "none" in scores and others:
@@ -181,17 +182,35 @@ def probe_claims(table: pd.DataFrame, representation: str, *, conditions, name: 
                                                              value_name=metric).dropna()
         effects = paired_table(long, metric=metric, pairs=[(c, "none") for c in others],
                                confidence=confidence, power=power, alpha=alpha)
-        labels = [judge_equivalence(r["low"], r["high"], margin=plan.DELTA) for _, r in effects.iterrows()]
-        v = combine_equivalence(labels, conditions=others)
-        worst = effects.iloc[int(effects["mean"].abs().to_numpy().argmax())]
-        rows.append({"claim": f"pre-training does not change the {name}", "source": "original",
-                     "comparison": "each condition vs none", "n": int(effects["n"].min()),
-                     "estimate": float(worst["mean"]), "low": float(effects["low"].min()),
-                     "high": float(effects["high"].max()), "mde": float(effects["mde"].max()),
-                     "claimed": plan.DELTA, "p": float(effects["p"].min()),
-                     "p_holm": float(holm(effects["p"].to_numpy()).min()), "verdict": v.label,
-                     "reason": v.reason})
+        effects["verdict"] = [judge_equivalence(r["low"], r["high"], margin=plan.DELTA).label
+                              for _, r in effects.iterrows()]
+        effects["reason"] = [judge_equivalence(r["low"], r["high"], margin=plan.DELTA).reason
+                             for _, r in effects.iterrows()]
+        rows.append(fold_equivalence(effects.rename(columns={"a": "condition", "mean": "estimate"}),
+                                     claim=f"pre-training does not change the {name}"))
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def fold_equivalence(effects: pd.DataFrame, *, claim: str, source: str = "original") -> dict:
+    """One claims-table row for "no difference in any condition" from one row per condition
+    (columns ``condition``, ``n``, ``estimate``, ``low``, ``high``, ``mde``, ``p``,
+    ``verdict``, ``reason``; e.g. each condition minus none, judged by
+    :func:`langlab.verdicts.judge_equivalence`): the verdict by :func:`combine_equivalence`,
+    ``estimate`` the largest absolute difference, ``low``/``high`` the extremes over
+    conditions, ``p_holm`` the smallest Holm-adjusted p."""
+    from langlab.verdicts import Verdict
+    check(len(effects) >= 1, "fold_equivalence needs at least one condition's row")
+    v = combine_equivalence([Verdict(r["verdict"], r["reason"]) for _, r in effects.iterrows()],
+                            conditions=[str(c) for c in effects["condition"]])
+    worst = effects.iloc[int(effects["estimate"].abs().to_numpy().argmax())]
+    p = effects["p"].to_numpy(dtype=float) if "p" in effects else np.full(len(effects), np.nan)
+    return {"claim": claim, "source": source, "comparison": "each condition vs none",
+            "n": int(effects["n"].min()), "estimate": float(worst["estimate"]),
+            "low": float(effects["low"].min()), "high": float(effects["high"].max()),
+            "mde": float(effects["mde"].max()), "null": 0.0, "claimed": plan.DELTA,
+            "p": float(np.nanmin(p)) if np.isfinite(p).any() else np.nan,
+            "p_holm": float(holm(p).min()) if np.isfinite(p).all() else np.nan,
+            "verdict": v.label, "reason": v.reason}
 
 
 def combine_equivalence(verdicts, *, conditions):

@@ -128,3 +128,17 @@ def test_pairs_needed():
     assert claims.pairs_needed(1e-6, sd=1.0, max_n=50) is None
     with pytest.raises(ParameterError, match="non-zero"):
         claims.pairs_needed(0.0, sd=1.0)
+
+
+def test_fold_equivalence():
+    rows = pd.DataFrame({"condition": ["es", "it"], "n": [10, 9], "estimate": [0.01, -0.03],
+                         "low": [-0.02, -0.07], "high": [0.04, 0.01], "mde": [0.03, 0.05],
+                         "p": [0.4, 0.2], "verdict": ["reproduced", "inconclusive"],
+                         "reason": ["inside", "reaches past"]})
+    row = claims.fold_equivalence(rows, claim="no change")
+    assert row["verdict"] == "inconclusive" and row["reason"].startswith("it:")
+    assert (row["estimate"], row["low"], row["high"], row["mde"], row["n"]) == (-0.03, -0.07, 0.04, 0.05, 9)
+    assert row["p_holm"] == pytest.approx(0.4)             # Holm of (0.4, 0.2): 0.4, 0.4
+    assert set(row) == set(claims.COLUMNS)
+    with pytest.raises(ParameterError, match="at least one"):
+        claims.fold_equivalence(rows.iloc[:0], claim="x")
