@@ -155,7 +155,11 @@ def phoneme_classes(language: str, *, lexicon_dir: str | os.PathLike | None = No
     """
     from langlab.synth import load_lexicon
 
-    voice = load_lexicon(language, lexicon_dir=lexicon_dir).voice
+    return dict(_voice_classes(load_lexicon(language, lexicon_dir=lexicon_dir).voice))
+
+
+@functools.lru_cache(maxsize=64)
+def _voice_classes(voice: str) -> dict[str, str]:
     names, tables = _phoneme_tables()
     chain, name = [], _table_name(voice)
     while True:
@@ -260,24 +264,30 @@ def phoneme_events(text: str, *, language: str, speaker: dict | pd.Series,
         (``"V"``, ``"C"``, ``"pause"`` or ``"none"``, :func:`phoneme_classes`), ``start`` and
         ``end`` in seconds; silence eSpeak inserts before a phoneme belongs to that phoneme.
     """
+    return pd.DataFrame(_event_rows(text, language=language, speaker=speaker, lexicon_dir=lexicon_dir),
+                        columns=["phoneme", "kind", "start", "end"])
+
+
+def _event_rows(text: str, *, language: str, speaker, lexicon_dir) -> list[list]:
+    """:func:`phoneme_events` as a list of [phoneme, kind, start, end] rows."""
     from langlab.synth import ESPEAK_SR, load_lexicon
 
     speaker = dict(speaker)
     lex = load_lexicon(language, lexicon_dir=lexicon_dir)
-    classes = phoneme_classes(language, lexicon_dir=lexicon_dir)
+    classes = _voice_classes(lex.voice)
     y, events = _speak(text, voice=f"{lex.voice}+{speaker['variant']}", speaker=speaker)
     check(y.size > 0 and any(t == _EV_PHONEME for t, _, _ in events),
           f"eSpeak NG produced no phonemes for {text!r} ({language})", DataError)
-    rows = []
+    rows: list[list] = []  # [phoneme, kind, start, end] in samples
     pending_start = None  # a word event: silence up to the next phoneme belongs to that phoneme
-    for i, (ev_type, sample, name) in enumerate(events):
+    for ev_type, sample, name in events:
         if ev_type == _EV_WORD:
             pending_start = sample if pending_start is None else pending_start
-            if rows and rows[-1]["end"] is None:
-                rows[-1]["end"] = sample
+            if rows and rows[-1][3] is None:
+                rows[-1][3] = sample
         elif ev_type == _EV_PHONEME:
-            if rows and rows[-1]["end"] is None:
-                rows[-1]["end"] = sample
+            if rows and rows[-1][3] is None:
+                rows[-1][3] = sample
             mnemonic = name.lstrip("',")
             kind = classes.get(mnemonic)
             if kind is None:
@@ -285,14 +295,12 @@ def phoneme_events(text: str, *, language: str, speaker: dict | pd.Series,
                                 f"which its phoneme table for voice {lex.voice!r} does not list")
             start = sample if pending_start is None else min(pending_start, sample)
             pending_start = None
-            rows.append({"phoneme": mnemonic, "kind": kind, "start": start, "end": None})
-        elif ev_type == _EV_END and rows and rows[-1]["end"] is None:
-            rows[-1]["end"] = sample
-    if rows and rows[-1]["end"] is None:
-        rows[-1]["end"] = y.size
-    table = pd.DataFrame(rows, columns=["phoneme", "kind", "start", "end"])
-    table[["start", "end"]] = table[["start", "end"]].astype(float) / ESPEAK_SR
-    return table
+            rows.append([mnemonic, kind, start, None])
+        elif ev_type == _EV_END and rows and rows[-1][3] is None:
+            rows[-1][3] = sample
+    if rows and rows[-1][3] is None:
+        rows[-1][3] = y.size
+    return [[p, k, start / ESPEAK_SR, end / ESPEAK_SR] for p, k, start, end in rows]
 
 
 # --------------------------------------------------------------------------------------------
@@ -428,16 +436,15 @@ def _measure(config, languages: tuple[str, ...], per_speaker: int) -> pd.DataFra
 
     plan = clip_plan(config)
     voices = {int(r["speaker"]): r for r in speakers(config).to_dict("records")}
-    frames = []
+    rows = []
     for code in languages:
-        rows = plan[plan["locale"] == code]
-        chosen = rows.groupby("speaker", sort=True).head(per_speaker)
-        for row in chosen.itertuples():
-            ev = phoneme_events(row.sentence, language=code, speaker=voices[int(row.speaker)],
-                                lexicon_dir=config.lexicon_dir)
-            frames.append(ev.assign(language=code, speaker=int(row.speaker), utterance=int(row.clip_index)))
-    return pd.concat(frames, ignore_index=True)[["language", "speaker", "utterance", "phoneme", "kind",
-                                                 "start", "end"]]
+        lines = plan[plan["locale"] == code]
+        for line in lines.groupby("speaker", sort=True).head(per_speaker).itertuples():
+            speaker, utterance = int(line.speaker), int(line.clip_index)
+            rows += [[code, speaker, utterance, *event] for event in
+                     _event_rows(line.sentence, language=code, speaker=voices[speaker],
+                                 lexicon_dir=config.lexicon_dir)]
+    return pd.DataFrame(rows, columns=["language", "speaker", "utterance", "phoneme", "kind", "start", "end"])
 
 
 #: The compute roots of a rhythm entry (part of its store key, :mod:`langlab.codeversion`).
