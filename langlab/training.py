@@ -9,12 +9,15 @@ wall-clock time to that threshold across pre-training languages, one run each. H
   two reference points of the loss threshold (:func:`threshold_value`).
 - :func:`train_lstm`: one run on arrays: optional pre-training, then Spanish training for a
   budget of optimizer steps with the held-out validation loss every ``eval_every`` steps.
+- :func:`val_loss_auc`: the primary endpoint, the mean validation loss over the fixed Spanish
+  budget (never censored).
 - :func:`time_to_threshold`: steps, epochs and seconds until the validation loss first falls
   to the threshold; a run that never gets there is *censored* at its budget, never dropped.
 - :data:`SPEC`, :func:`lstm_experiment`: the LSTM as a model of :mod:`langlab.runs`, which
   trains every (pre-training condition, seed) of a preset, in parallel through joblib, each run
-  one store entry (model, history, timings), so a rebuild trains nothing. :func:`load_lstm`,
-  :func:`lstm_histories` read single runs and loss curves.
+  one store entry (model, history, kept weights, timings), so a rebuild trains nothing.
+  :func:`load_lstm`, :func:`load_checkpoints` and :func:`lstm_histories` read single runs, their
+  weights along the way and loss curves.
 - :func:`retime`: the same runs timed to another threshold, without training.
 
 The pre-training data of each condition is :mod:`langlab.pretraining`'s; the statistics over
@@ -35,8 +38,8 @@ import numpy as np
 import pandas as pd
 
 from langlab import models, runs
-from langlab.errors import DataError, check, check_int, check_number, checked
-from langlab.pretraining import CONDITIONS, check_conditions
+from langlab.errors import DataError, check, check_int, check_number, check_tuple, checked
+from langlab.pretraining import CONDITIONS, NONE, check_conditions
 from langlab.learning_speed import check_results
 
 #: Low-pass cut-off of the pre-training clips, Hz (the original's 500 Hz).
@@ -67,7 +70,10 @@ class LSTMConfig:
     learning_rate, decay_steps, decay_rate : float, int, float
         Adam with exponential decay (the original: 1e-2, 0.9 every 10 000 steps).
     pretrain_epochs : int
-        Epochs over the pre-training clips (the protocol: 1).
+        Epochs over the pre-training clips (the protocol: 1): the *dose* of pre-training.
+    reset_optimizer : bool
+        Re-initialise Adam's state (moment estimates and step count) after pre-training, so
+        that only the weights carry over into Spanish training (the ablation of Chapter 3).
     pretrain_lowpass_hz : float
         Low-pass cut-off of the pre-training features (the original: 500 Hz).
     max_steps : int
@@ -81,9 +87,13 @@ class LSTMConfig:
         the way from the mean-frame baseline (0) to the copy-last-frame baseline (1); values
         above 1 ask the model to beat copying (see :func:`threshold_value`).
     stop_at_threshold : bool
-        Stop a run when it reaches the threshold (saves time; the ``paper`` preset). Without
-        it, every run uses its whole budget, which gives complete learning curves and lets the
-        threshold change without retraining.
+        Stop a run when it reaches the threshold (saves time). Without it, every run uses its
+        whole budget, which gives complete learning curves, a complete ``val_loss_auc`` and
+        lets the threshold change without retraining.
+    checkpoints : tuple of int
+        Spanish-training steps (1 to ``max_steps``, increasing) after which the run's weights
+        are kept in its store entry, beside those at ``"init"``, ``"pretrained"`` and
+        ``"final"`` (:func:`load_checkpoints`).
     seeds : tuple of int
         Seeds of each condition (initial weights, batch order).
     conditions : tuple of str
@@ -106,11 +116,13 @@ class LSTMConfig:
     decay_steps: int = 10_000
     decay_rate: float = 0.9
     pretrain_epochs: int = 1
+    reset_optimizer: bool = False
     pretrain_lowpass_hz: float = PRETRAIN_LOWPASS_HZ
     max_steps: int = 2000
     eval_every: int = 10
     threshold: float = 1.0
     stop_at_threshold: bool = False
+    checkpoints: tuple[int, ...] = ()
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     conditions: tuple[str, ...] = CONDITIONS
     noise_seed: int = 0
@@ -129,6 +141,14 @@ class LSTMConfig:
         check_number(self.learning_rate, "learning_rate", minimum=0, maximum=1, open_low=True, open_high=True)
         check_number(self.decay_rate, "decay_rate", minimum=0, maximum=1, open_low=True)
         checked(self, "pretrain_epochs", check_int, minimum=0)
+        for name in ("reset_optimizer", "stop_at_threshold"):
+            check(isinstance(getattr(self, name), bool), f"{name} must be True or False, got {getattr(self, name)!r}")
+        check(not isinstance(self.checkpoints, (str, int)), f"checkpoints must be a sequence of steps, got {self.checkpoints!r}")
+        object.__setattr__(self, "checkpoints", check_tuple(
+            tuple(self.checkpoints), "checkpoints", item=lambda v, name: check_int(v, name, minimum=1, maximum=self.max_steps),
+            unique=True))
+        check(list(self.checkpoints) == sorted(self.checkpoints),
+              f"checkpoints must be increasing Spanish steps, got {self.checkpoints!r}")
         check_number(self.pretrain_lowpass_hz, "pretrain_lowpass_hz", minimum=0, open_low=True, unit="Hz")
         check_number(self.threshold, "threshold (0: mean-frame baseline, 1: copy baseline)", minimum=0,
                      maximum=2, open_low=True, open_high=True)
@@ -156,7 +176,7 @@ class LSTMConfig:
 PRESETS = {
     # Tiny, for tests: seconds a run.
     "smoke": LSTMConfig(units=8, window=16, batch_size=8, max_steps=30, eval_every=5,
-                        seeds=(0, 1), learning_rate=1e-2),
+                        checkpoints=(10, 20), seeds=(0, 1), learning_rate=1e-2),
     # Sized for Chapter 3 on a 2-core CPU (benchmark and timings in the chapter).
     "book": LSTMConfig(units=64, window=94, batch_size=32, max_steps=400, eval_every=10,
                        learning_rate=1e-2, decay_steps=10_000, seeds=(0, 1, 2, 3, 4)),
@@ -281,7 +301,7 @@ def _epoch_batches(n: int, batch_size: int, rng: np.random.Generator):
 
 
 def train_lstm(S_train, S_val, *, config: LSTMConfig, seed: int, S_pretrain=None,
-               threshold: float | None = None, progress: bool = False):
+               threshold: float | None = None, progress: bool = False, weights: dict | None = None):
     """One run: optional pre-training, then Spanish training for ``config.max_steps`` steps.
 
     Parameters
@@ -300,11 +320,17 @@ def train_lstm(S_train, S_val, *, config: LSTMConfig, seed: int, S_pretrain=None
         Validation loss at which to stop when ``config.stop_at_threshold`` is set.
     progress : bool
         Show a progress bar (stderr).
+    weights : dict or None
+        If given, filled with copies of the weights (``model.get_weights()`` lists) at
+        ``"init"`` (before anything), ``"pretrained"`` (after pre-training, before any Spanish
+        step; equal to ``"init"`` without pre-training), ``"step_<N>"`` after Spanish step N
+        for each N of ``config.checkpoints`` the run reaches, and ``"final"``.
 
     Returns
     -------
     model : keras.Model
-        The trained model (:func:`langlab.models.build_next_frame_lstm`).
+        The trained model (:func:`langlab.models.build_next_frame_lstm`). With
+        ``config.reset_optimizer`` Adam's state is zeroed between the two phases.
     history : pd.DataFrame
         One row per evaluation: ``phase`` ("pretrain" after each pre-training epoch, "train"
         every ``eval_every`` steps from step 0, the state after pre-training), ``step``
@@ -331,6 +357,8 @@ def train_lstm(S_train, S_val, *, config: LSTMConfig, seed: int, S_pretrain=None
                      "seconds": seconds, "loss": float(np.mean(losses)) if losses else float("nan"),
                      "val_loss": _mse(model, x_val, y_val)})
 
+    keep = weights if weights is not None else {}
+    keep["init"] = model.get_weights()
     if S_pretrain is not None and config.pretrain_epochs:
         S_pretrain = models.check_spectrograms(S_pretrain, "S_pretrain", n_mels=n_mels)
         x_pre, y_pre = pairs(S_pretrain, config=config)
@@ -344,6 +372,10 @@ def train_lstm(S_train, S_val, *, config: LSTMConfig, seed: int, S_pretrain=None
                 seconds += time.perf_counter() - started
                 step += 1
             row("pretrain", step, per_epoch, seconds, losses)
+        if config.reset_optimizer:
+            _reset_optimizer(model)
+    keep["pretrained"] = model.get_weights()
+    marks = set(config.checkpoints)
 
     per_epoch = max(1, len(x_train) // min(config.batch_size, len(x_train)))
     row("train", 0, per_epoch, 0.0, [])
@@ -356,6 +388,8 @@ def train_lstm(S_train, S_val, *, config: LSTMConfig, seed: int, S_pretrain=None
         seconds += time.perf_counter() - started
         if bar is not None:
             bar.update(1)
+        if step in marks:
+            keep[f"step_{step}"] = model.get_weights()
         if step % config.eval_every == 0 or step == config.max_steps:
             row("train", step, per_epoch, seconds, losses)
             losses = []
@@ -363,12 +397,22 @@ def train_lstm(S_train, S_val, *, config: LSTMConfig, seed: int, S_pretrain=None
                 break
     if bar is not None:
         bar.close()
+    keep["final"] = model.get_weights()
     # The caller's own copy of the trained weights and optimizer state.
-    fresh.set_weights(model.get_weights())
+    fresh.set_weights(keep["final"])
     fresh.optimizer.build(fresh.trainable_variables)
     for mine, warm in zip(fresh.optimizer.variables, model.optimizer.variables):
         mine.assign(warm)
     return fresh, pd.DataFrame(rows)
+
+
+def _reset_optimizer(model) -> None:
+    """Zero Adam's moment estimates and step count (the learning rate, if a variable, stays):
+    the ``reset_optimizer`` ablation."""
+    learning_rate = getattr(model.optimizer, "_learning_rate", None)
+    for variable in model.optimizer.variables:
+        if variable is not learning_rate:
+            variable.assign(np.zeros(variable.shape, dtype=variable.dtype))
 
 
 def _warm_model(fresh, config: LSTMConfig, *, batch: tuple[int, ...]):
@@ -426,6 +470,35 @@ def time_to_threshold(history: pd.DataFrame, *, threshold: float, max_steps: int
             "seconds_to_threshold": float(last["seconds"]), "censored": True}
 
 
+def val_loss_auc(history: pd.DataFrame, *, max_steps: int) -> float:
+    """The primary endpoint of Chapter 3: the mean validation loss over the Spanish budget.
+
+    The area under the validation-loss curve from step 0 (the state after pre-training) to
+    ``max_steps`` by the trapezoid rule over the evaluation points, divided by ``max_steps``:
+    the loss a run had on average while it learned. Every run has the same budget, so the
+    endpoint uses the whole curve and is never censored (lower is faster learning). A run that
+    stopped early (``stop_at_threshold``) keeps its last loss to the end of the budget.
+
+    Parameters
+    ----------
+    history : pd.DataFrame
+        From :func:`train_lstm` (only ``phase == "train"`` rows are used; they start at step 0).
+    max_steps : int
+        The budget.
+    """
+    check_int(max_steps, "max_steps", minimum=1)
+    train = history[history["phase"] == "train"].sort_values("step")
+    check(len(train) >= 1 and int(train["step"].iloc[0]) == 0,
+          "history needs 'train' rows starting at step 0 (train_lstm's history)", DataError)
+    steps = train["step"].to_numpy(dtype=float)
+    loss = train["val_loss"].to_numpy(dtype=float)
+    keep = steps <= max_steps
+    steps, loss = steps[keep], loss[keep]
+    if steps[-1] < max_steps:
+        steps, loss = np.append(steps, max_steps), np.append(loss, loss[-1])
+    return float(np.sum(np.diff(steps) * (loss[1:] + loss[:-1]) / 2) / max_steps)
+
+
 def _bar(total, desc):
     from tqdm.auto import tqdm
     return tqdm(total=total, desc=desc, file=sys.stderr, leave=False)
@@ -434,6 +507,10 @@ def _bar(total, desc):
 # --------------------------------------------------------------------------------------------
 # The experiment: every (condition, seed) of a preset, one store entry each (langlab.runs)
 # --------------------------------------------------------------------------------------------
+#: File of a run's store entry holding its kept weights (:func:`load_checkpoints`).
+CHECKPOINTS_FILE = "checkpoints.npz"
+_SEP = "__"
+
 #: Per-run numbers kept in each entry's manifest.
 RUN_FIELDS = ("copy_baseline", "mean_baseline", "val_loss_start", "val_loss_final", "best_val_loss",
               "pretrain_steps", "steps", "steps_per_epoch", "n_train", "n_val", "n_pretrain",
@@ -447,16 +524,22 @@ def _fill(preset, condition: str, seed: int, folder: Path, *, store, data_dir, p
     data = runs.run_data(preset, condition=condition, store=store, data_dir=data_dir)
     base = baselines(data.S_train, data.S_val, config=config)
     threshold = threshold_value(base, fraction=config.threshold)
+    weights: dict[str, list[np.ndarray]] = {}
     model, history = train_lstm(data.S_train, data.S_val, config=config, seed=seed,
-                                S_pretrain=data.S_pretrain, threshold=threshold)
+                                S_pretrain=data.S_pretrain, threshold=threshold, weights=weights)
     model.save(folder / "model.keras")
     history.to_csv(folder / "history.csv", index=False)
+    np.savez(folder / CHECKPOINTS_FILE, **{f"{name}{_SEP}{i}": w for name, ws in weights.items()
+                                           for i, w in enumerate(ws)})
     pre, train = history[history["phase"] == "pretrain"], history[history["phase"] == "train"]
     segments = {name: 0 if S is None else len(cut_segments(S, window=config.window,
                                                             stride=config.segment_stride))
                 for name, S in (("train", data.S_train), ("val", data.S_val),
                                 ("pretrain", data.S_pretrain))}
+    pretrained = condition != NONE and config.pretrain_epochs > 0
     return {"condition": condition, "seed": int(seed), "threshold_at_training": threshold,
+            "pretrain_epochs": config.pretrain_epochs if pretrained else 0,
+            "reset_optimizer": config.reset_optimizer and pretrained,
             "copy_baseline": base["copy"], "mean_baseline": base["mean"],
             "val_loss_start": float(train["val_loss"].iloc[0]),
             "val_loss_final": float(train["val_loss"].iloc[-1]),
@@ -476,14 +559,26 @@ def _result_row(preset, entry) -> dict[str, Any]:
                                 fraction=config.threshold)
     history = pd.read_csv(entry.path / "history.csv")
     return {"condition": m["condition"], "seed": int(m["seed"]), "threshold": threshold,
+            "val_loss_auc": val_loss_auc(history, max_steps=config.max_steps),
             **time_to_threshold(history, threshold=threshold, max_steps=config.max_steps),
-            "max_steps": config.max_steps, **{k: m[k] for k in RUN_FIELDS}, "key": entry.key}
+            "max_steps": config.max_steps, "pretrain_epochs": m["pretrain_epochs"],
+            "reset_optimizer": bool(m["reset_optimizer"]), **{k: m[k] for k in RUN_FIELDS}, "key": entry.key}
+
+
+def _key(preset, condition: str, seed: int) -> dict[str, Any]:
+    """A run's config in its store key: :meth:`LSTMConfig.training_fields`, the condition and
+    the seed. Without pre-training the dose, the reset and the low-pass change nothing, so every
+    dose of a design shares its ``"none"`` runs."""
+    fields = preset.lstm.training_fields()
+    if condition == NONE or not fields["pretrain_epochs"]:
+        fields.update(pretrain_epochs=0, reset_optimizer=False, pretrain_lowpass_hz=None)
+    return {"lstm": fields, "condition": condition, "seed": int(seed)}
 
 
 #: The next-frame LSTM as a model of :mod:`langlab.runs`.
 SPEC = runs.ModelSpec(name="LSTM runs", stage=STAGE, config="lstm", fill=_fill, result=_result_row,
                       description="next-frame LSTM, pre-training {condition!r}, seed {seed}",
-                      inputs=runs.data_keys, roots=(_fill,))
+                      inputs=runs.data_keys, key=_key, roots=(_fill,))
 
 
 def lstm_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=None,
@@ -498,9 +593,12 @@ def lstm_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=N
     -------
     pd.DataFrame
         One row per (condition, seed): ``condition``, ``seed``, ``threshold`` (validation MSE,
-        :func:`threshold_value` of the run's baselines), ``steps_to_threshold``,
+        :func:`threshold_value` of the run's baselines), ``val_loss_auc`` (the primary
+        endpoint, :func:`val_loss_auc`), ``steps_to_threshold``,
         ``epochs_to_threshold``, ``seconds_to_threshold``, ``censored`` (see
-        :func:`time_to_threshold`; censored runs carry their budget), ``max_steps``, the
+        :func:`time_to_threshold`; censored runs carry their budget), ``max_steps``,
+        ``pretrain_epochs`` and ``reset_optimizer`` (the dose and the ablation; 0 and False
+        for runs without pre-training), the
         fields of :data:`RUN_FIELDS` (baselines, losses, sizes, ``pretrain_seconds``,
         ``train_seconds``) and ``key`` (the store entry). Wall-clock columns have
         ``seconds`` in their names.
@@ -555,6 +653,30 @@ def load_lstm(preset, *, condition: str, seed: int, store=None, data_dir=None):
     import langlab.layers  # noqa: F401  (registers the model's layers with Keras)
     entry = runs.ensure(SPEC, preset, condition=condition, seed=seed, store=store, data_dir=data_dir)
     return keras.models.load_model(entry.path / "model.keras")
+
+
+def load_checkpoints(preset, *, condition: str, seed: int, store=None,
+                     data_dir=None) -> dict[str, list[np.ndarray]]:
+    """The weights one (condition, seed) run kept, from the store (trained first if missing).
+
+    Returns
+    -------
+    dict of str to list of np.ndarray
+        ``"init"``, ``"pretrained"``, ``"step_<N>"`` for each step of ``preset.lstm.checkpoints``
+        the run reached, and ``"final"``, in that order; each a list that loads into
+        :func:`build_for` (``model.set_weights(...)``).
+    """
+    entry = runs.ensure(SPEC, preset, condition=condition, seed=seed, store=store, data_dir=data_dir)
+    file = entry.path / CHECKPOINTS_FILE
+    check(file.exists(), f"{file} is missing: the entry was written before checkpoints were kept", DataError)
+    found: dict[str, dict[int, np.ndarray]] = {}
+    with np.load(file) as saved:
+        for key in saved.files:
+            name, index = key.rsplit(_SEP, 1)
+            found.setdefault(name, {})[int(index)] = saved[key]
+    order = ["init", "pretrained", *sorted((n for n in found if n.startswith("step_")),
+                                           key=lambda n: int(n.split("_")[1])), "final"]
+    return {name: [found[name][i] for i in sorted(found[name])] for name in order if name in found}
 
 
 def lstm_histories(preset, *, seeds=None, conditions=None, store=None, n_jobs=None,

@@ -63,6 +63,11 @@ def test_seed_lists_become_tuples_of_int():
     ({"n_jobs": 0}, "n_jobs"),
     ({"pretrain_epochs": -1}, "pretrain_epochs"),
     ({"max_steps": 0}, "max_steps"),
+    ({"checkpoints": (5, 13)}, r"checkpoints\[1\]"),
+    ({"checkpoints": (8, 4)}, "increasing"),
+    ({"checkpoints": (0,)}, "checkpoints"),
+    ({"checkpoints": 4}, "sequence"),
+    ({"reset_optimizer": 1}, "reset_optimizer"),
 ])
 def test_bad_config_values_are_refused(change, match):
     with pytest.raises(ParameterError, match=match):
@@ -183,6 +188,51 @@ def test_train_lstm_refuses_mismatched_data(data):
         training.train_lstm(S_train * np.nan, S_val, config=TINY, seed=0)
 
 
+def _val_mse(weights, S_val, config):
+    model = training.build_for(config, n_mels=S_val.shape[1])
+    model.set_weights(weights)
+    x, y = training.pairs(S_val, config=config)
+    return training._mse(model, x, y)
+
+
+def test_weights_are_kept_at_the_checkpoints(data):
+    S_train, S_val, S_pre = data
+    config = dataclasses.replace(TINY, checkpoints=(4, 8))
+    kept = {}
+    model, h = training.train_lstm(S_train, S_val, config=config, seed=0, S_pretrain=S_pre, weights=kept)
+    assert list(kept) == ["init", "pretrained", "step_4", "step_8", "final"]
+    fresh = training.build_for(config, n_mels=6, seed=0)
+    assert all(np.array_equal(a, b) for a, b in zip(kept["init"], fresh.get_weights()))
+    assert not np.array_equal(kept["init"][0], kept["pretrained"][0])
+    assert all(np.array_equal(a, b) for a, b in zip(kept["final"], model.get_weights()))
+    train = h[h["phase"] == "train"].set_index("step")["val_loss"]
+    # each kept set of weights gives the validation loss the history recorded at that step
+    for name, step in [("pretrained", 0), ("step_4", 4), ("step_8", 8), ("final", 12)]:
+        assert _val_mse(kept[name], S_val, config) == pytest.approx(train[step], rel=1e-5)
+    none = {}
+    training.train_lstm(S_train, S_val, config=config, seed=0, weights=none)
+    assert all(np.array_equal(a, b) for a, b in zip(none["init"], none["pretrained"]))
+
+
+def test_reset_optimizer_keeps_the_weights_and_forgets_adam(data):
+    S_train, S_val, S_pre = data
+    kept, reset_kept = {}, {}
+    carried, h = training.train_lstm(S_train, S_val, config=TINY, seed=0, S_pretrain=S_pre, weights=kept)
+    config = dataclasses.replace(TINY, reset_optimizer=True)
+    reset, h_reset = training.train_lstm(S_train, S_val, config=config, seed=0, S_pretrain=S_pre,
+                                         weights=reset_kept)
+    pretrain_steps = int(h.loc[h["phase"] == "pretrain", "step"].max())
+    assert int(carried.optimizer.iterations.numpy()) == pretrain_steps + TINY.max_steps
+    assert int(reset.optimizer.iterations.numpy()) == TINY.max_steps
+    assert all(np.array_equal(a, b) for a, b in zip(kept["pretrained"], reset_kept["pretrained"]))
+    train, train_reset = (x[x["phase"] == "train"]["val_loss"].to_numpy() for x in (h, h_reset))
+    assert train[0] == train_reset[0] and not np.allclose(train[1:], train_reset[1:])
+    # without pre-training there is nothing to reset
+    _, a = training.train_lstm(S_train, S_val, config=TINY, seed=0)
+    _, b = training.train_lstm(S_train, S_val, config=config, seed=0)
+    pd.testing.assert_frame_equal(a[["loss", "val_loss"]], b[["loss", "val_loss"]], check_exact=True)
+
+
 # --------------------------------------------------------------------------------------------
 # Time to threshold and statistics
 # --------------------------------------------------------------------------------------------
@@ -200,6 +250,20 @@ def test_time_to_threshold(threshold, steps, censored):
         assert out["epochs_to_threshold"] == 3.0 and out["seconds_to_threshold"] == 3.0
     else:
         assert out["seconds_to_threshold"] == steps / 10
+
+
+@pytest.mark.parametrize("max_steps, expected", [
+    (30, 10 * (0.35 + 0.15 + 0.075) / 30),          # trapezoids over 0, 10, 20, 30
+    (40, (10 * (0.35 + 0.15 + 0.075) + 10 * 0.05) / 40),  # stopped at 30: last loss kept to 40
+    (20, 10 * (0.35 + 0.15) / 20),                  # evaluations past the budget left out
+])
+def test_val_loss_auc(max_steps, expected):
+    assert training.val_loss_auc(HISTORY, max_steps=max_steps) == pytest.approx(expected)
+
+
+def test_val_loss_auc_needs_step_zero():
+    with pytest.raises(DataError, match="step 0"):
+        training.val_loss_auc(HISTORY.iloc[2:], max_steps=30)
 
 
 # --------------------------------------------------------------------------------------------
@@ -230,6 +294,37 @@ def test_experiment_stores_runs_and_reuses_them(store):
     assert model.count_params() > 0
     h = training.lstm_histories("smoke", seeds=[0], conditions=["none", "it"], store=store)
     assert set(h["condition"]) == {"none", "it"} and set(h["phase"]) == {"pretrain", "train"}
+
+
+@pytest.mark.slow
+def test_runs_keep_their_weights_and_report_the_auc(store):
+    from langlab.presets import get_preset
+    preset = get_preset("smoke")
+    results = training.lstm_experiment(preset, seeds=[0], conditions=["none", "it"], store=store, n_jobs=1)
+    histories = training.lstm_histories(preset, seeds=[0], conditions=["none", "it"], store=store)
+    for condition in ("none", "it"):
+        kept = training.load_checkpoints(preset, condition=condition, seed=0, store=store)
+        assert list(kept) == ["init", "pretrained", "step_10", "step_20", "final"]
+        model = training.load_lstm(preset, condition=condition, seed=0, store=store)
+        assert all(np.array_equal(a, b) for a, b in zip(kept["final"], model.get_weights()))
+        same = [np.array_equal(a, b) for a, b in zip(kept["init"], kept["pretrained"])]
+        assert all(same) if condition == "none" else not all(same)
+        row = results[results["condition"] == condition].iloc[0]
+        curve = histories[(histories["condition"] == condition) & (histories["phase"] == "train")]
+        assert row["val_loss_auc"] == pytest.approx(training.val_loss_auc(curve, max_steps=preset.lstm.max_steps))
+        assert curve["val_loss"].min() <= row["val_loss_auc"] <= curve["val_loss"].max()
+    assert results.set_index("condition")["pretrain_epochs"].to_dict() == {"none": 0, "it": 1}
+    # another dose and the reset are other runs, but they share the run without pre-training
+    dose = preset.replace(lstm=dataclasses.replace(preset.lstm, pretrain_epochs=2, reset_optimizer=True))
+    keys = {c: _key_of(preset, c, store) for c in ("none", "it")}
+    other = {c: _key_of(dose, c, store) for c in ("none", "it")}
+    assert keys["none"] == other["none"] and keys["it"] != other["it"]
+
+
+def _key_of(preset, condition, store):
+    """The store key of seed 0's run (without computing it)."""
+    from langlab import runs
+    return runs.entry(training.SPEC, preset, condition, 0, store=store, inputs=()).key
 
 
 @pytest.mark.slow
