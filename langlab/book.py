@@ -10,6 +10,8 @@ step in every chapter live here, so that a chapter's hidden cells hold names and
   :func:`palette` and :func:`representation_palette`: one name and one colour per language,
   pre-training condition and representation, the same in every table and figure, with
   :func:`closest_pair` to check that the colours stay apart for colour-blind readers;
+- :func:`player`, :func:`common_gain` and :func:`level_dbfs`: audio players that keep the
+  clips' levels;
 - :func:`ci_text` and :func:`row_ci_text`: "mean [low, high]" with a stated number of decimals;
 - :func:`select` and :func:`select_one`: the rows of a results table where columns have given
   values (Chapters 4 to 6).
@@ -223,6 +225,58 @@ def closest_pair(colours: Mapping[str, Any], *, others: Mapping[str, Any] | None
                 if d < worst[0]:
                     worst = (d, a, b, vision)
     return worst
+
+
+def level_dbfs(y) -> float:
+    """RMS level of a signal in dB re full scale (a full-scale sine is -3 dBFS; silence -inf)."""
+    y = np.asarray(y, dtype=float)
+    if y.size == 0:
+        raise ParameterError("level_dbfs needs a signal with samples, got an empty one")
+    rms = float(np.sqrt(np.mean(y ** 2)))
+    return 20 * math.log10(rms) if rms > 0 else -math.inf
+
+
+def common_gain(signals, *, headroom_db: float = 1.0) -> float:
+    """The one gain in dB that plays every signal of ``signals`` without clipping (Chapters 1, 2).
+
+    0 dB when the loudest peak is already ``headroom_db`` below full scale; otherwise the
+    (negative) gain that brings it there. Played with one gain, clips keep their levels
+    relative to each other, which a player that normalises every clip to its own peak hides.
+    """
+    peaks = [float(np.max(np.abs(np.asarray(y, dtype=float)))) for y in signals if np.size(y)]
+    if not peaks:
+        raise ParameterError("common_gain needs at least one signal with samples")
+    if headroom_db < 0:
+        raise ParameterError(f"headroom_db must be >= 0, got {headroom_db!r}")
+    loudest = max(peaks)
+    if not np.isfinite(loudest):
+        raise ParameterError("a signal holds NaN or infinite samples")
+    limit = 10 ** (-headroom_db / 20)
+    return 0.0 if loudest <= limit else 20 * math.log10(limit / loudest)
+
+
+def player(y, *, sr: int, gain_db: float = 0.0):
+    """An audio player that plays ``y`` at its own level times ``gain_db`` (Chapters 1 and 2).
+
+    IPython's ``Audio`` scales every clip to full scale by default, so a quiet clip and a loud
+    one sound alike; here nothing is normalised (``normalize=False``), and a signal that the
+    gain would push beyond full scale raises :class:`~langlab.errors.ParameterError` instead
+    of being clipped (pick the gain with :func:`common_gain`).
+    """
+    from IPython.display import Audio
+
+    y = np.asarray(y, dtype=float)
+    if y.ndim != 1 or y.size == 0:
+        raise ParameterError(f"player needs a 1-D signal with samples, got shape {y.shape}")
+    if not np.all(np.isfinite(y)):
+        raise ParameterError("player got NaN or infinite samples")
+    scaled = y * 10 ** (gain_db / 20)
+    peak = float(np.max(np.abs(scaled)))
+    if peak > 1.0:
+        raise ParameterError(f"the signal peaks at {peak:.3f} of full scale with gain {gain_db:+.1f} dB; "
+                             f"lower the gain to {gain_db + 20 * math.log10(1 / peak):+.1f} dB or "
+                             "less (see langlab.book.common_gain)")
+    return Audio(scaled, rate=int(sr), normalize=False)
 
 
 def plain(value: Any) -> Any:

@@ -187,3 +187,33 @@ def test_glue_all_bad_input():
         book.glue_all({"": 1})
     with pytest.raises(ParameterError, match="needs text for 'x'"):
         book.glue_markdown({"x": 1.5})
+
+
+def test_player_keeps_levels_instead_of_normalising():
+    sr = 8000
+    t = np.arange(sr // 4) / sr
+    loud, quiet = 0.5 * np.sin(2 * np.pi * 440 * t), 0.05 * np.sin(2 * np.pi * 440 * t)
+    assert book.level_dbfs(loud) == pytest.approx(20 * np.log10(0.5 / np.sqrt(2)), abs=0.01)
+    assert book.level_dbfs(loud) - book.level_dbfs(quiet) == pytest.approx(20.0, abs=0.01)
+    assert book.level_dbfs(np.zeros(10)) == -np.inf
+
+    def samples(audio):  # the int16 PCM of the WAV IPython builds
+        return np.frombuffer(audio.data[44:], dtype="<i2").astype(float) / 32767
+
+    played_loud, played_quiet = samples(book.player(loud, sr=sr)), samples(book.player(quiet, sr=sr))
+    assert np.abs(played_loud).max() == pytest.approx(0.5, abs=1e-3)   # not scaled to full scale
+    assert np.abs(played_quiet).max() == pytest.approx(0.05, abs=1e-3)
+    assert np.abs(samples(book.player(quiet, sr=sr, gain_db=20))).max() == pytest.approx(0.5, abs=1e-3)
+
+
+def test_common_gain_plays_every_clip_without_clipping():
+    assert book.common_gain([0.5 * np.ones(4), 0.1 * np.ones(4)]) == 0.0
+    gain = book.common_gain([2.0 * np.ones(4), 0.1 * np.ones(4)], headroom_db=1.0)
+    assert 2.0 * 10 ** (gain / 20) == pytest.approx(10 ** (-1 / 20))
+    with pytest.raises(ParameterError, match="peaks at 2.000.*lower the gain"):
+        book.player(np.array([2.0, -1.0]), sr=8000)
+    book.player(np.array([2.0, -1.0]), sr=8000, gain_db=gain)  # fits once the gain is applied
+    with pytest.raises(ParameterError, match="NaN"):
+        book.player(np.array([np.nan, 0.1]), sr=8000)
+    with pytest.raises(ParameterError, match="at least one"):
+        book.common_gain([])
