@@ -27,7 +27,7 @@ from langlab.paired import min_detectable, paired_effect, paired_table
 from langlab.verdicts import holm, judge, judge_equivalence, judge_magnitude
 
 #: Columns of every claims table.
-COLUMNS = ("claim", "source", "comparison", "n", "estimate", "low", "high", "mde", "null",
+COLUMNS = ("name", "claim", "source", "comparison", "n", "estimate", "low", "high", "mde", "null",
            "claimed", "p", "p_holm", "verdict", "reason")
 
 
@@ -82,8 +82,9 @@ def speed_claims(results: pd.DataFrame, *, claims=plan.CLAIMS, families=plan.FAM
         if row is None:
             continue
         low, high, claimed = _relative(row["low"]), _relative(row["high"]), _relative(c.claimed)
-        verdict = judge(low, high, claimed=claimed)
-        rows.append({"claim": c.text, "source": c.source, "comparison": f"{c.pair[0]} vs {c.pair[1]}",
+        verdict = judge(low, high, claimed=claimed, scale=100, unit=" %")
+        rows.append({"name": c.name, "claim": c.text, "source": c.source,
+                     "comparison": f"{c.pair[0]} vs {c.pair[1]}",
                      "n": int(row["n"]), "estimate": _relative(row["mean"]), "low": low, "high": high,
                      "mde": -math.expm1(-row["mde"]), "null": 0.0, "claimed": claimed, "p": row["p"],
                      "p_holm": row["p_holm"], "verdict": verdict.label, "reason": verdict.reason})
@@ -113,10 +114,11 @@ def magnitude_claims(results: pd.DataFrame, *, claims=plan.CLAIMS,
         row = paired_table(results, metric=endpoint, pairs=[c.pair], transform=np.log,
                            confidence=confidence, power=power, alpha=alpha).iloc[0]
         low, high = -math.expm1(row["high"]), -math.expm1(row["low"])
-        verdict = judge_magnitude(low, high, claimed=c.magnitude)
+        verdict = judge_magnitude(low, high, claimed=c.magnitude, scale=100, unit=" %")
         censored = (int(results.loc[results["condition"].isin(c.pair), "censored"].astype(bool).sum())
                     if "censored" in results else 0)
-        rows.append({"claim": f"{c.text}: by {100 * c.magnitude:.0f} % ({endpoint})",
+        rows.append({"name": f"{c.name}_magnitude",
+                     "claim": f"{c.text}: by {100 * c.magnitude:.0f} % ({endpoint})",
                      "source": c.source, "comparison": f"{c.pair[0]} vs {c.pair[1]}",
                      "n": int(row["n"]), "estimate": -math.expm1(row["mean"]), "low": low,
                      "high": high, "mde": -math.expm1(-row["mde"]), "null": 0.0, "claimed": c.magnitude,
@@ -160,9 +162,10 @@ def probe_claims(table: pd.DataFrame, representation: str, *, conditions, name: 
     from langlab.stats import mean_ci
     mean, low, high = mean_ci(pooled, confidence=confidence)
     claimed = plan.CHANCE + plan.MIN_ABOVE_CHANCE
-    v = judge(low, high, claimed=claimed, null=plan.CHANCE)
+    v = judge(low, high, claimed=claimed, null=plan.CHANCE, scale=100, unit=" %")
     sd = float(pooled.std(ddof=1))
-    rows.append({"claim": f"{name} separate Spanish from the rest", "source": "original",
+    rows.append({"name": f"{representation}_above_chance",
+                 "claim": f"{name} separate Spanish from the rest", "source": "original",
                  "comparison": "mean over conditions vs chance", "n": len(pooled), "estimate": mean,
                  "low": low, "high": high, "mde": min_detectable(n=len(pooled), sd=sd, power=power, alpha=alpha),
                  "null": plan.CHANCE, "claimed": claimed,
@@ -171,8 +174,9 @@ def probe_claims(table: pd.DataFrame, representation: str, *, conditions, name: 
     if untrained in scores:
         both = pd.concat([pooled.rename("trained"), scores[untrained].rename("untrained")], axis=1).dropna()
         e = paired_effect(both["trained"], both["untrained"], confidence=confidence, power=power, alpha=alpha)
-        v = judge(e.low, e.high, claimed=plan.MIN_LEARNED)
-        rows.append({"claim": f"training put it into the {name}", "source": "design",
+        v = judge(e.low, e.high, claimed=plan.MIN_LEARNED, scale=100, unit=" pp")
+        rows.append({"name": f"{representation}_learned",
+                     "claim": f"training put it into the {name}", "source": "design",
                      "comparison": "trained vs untrained", "n": e.n, "estimate": e.mean, "low": e.low,
                      "high": e.high, "mde": e.mde, "null": 0.0, "claimed": plan.MIN_LEARNED, "p": e.p,
                      "p_holm": np.nan, "verdict": v.label, "reason": v.reason})
@@ -182,16 +186,17 @@ def probe_claims(table: pd.DataFrame, representation: str, *, conditions, name: 
                                                              value_name=metric).dropna()
         effects = paired_table(long, metric=metric, pairs=[(c, "none") for c in others],
                                confidence=confidence, power=power, alpha=alpha)
-        effects["verdict"] = [judge_equivalence(r["low"], r["high"], margin=plan.DELTA).label
-                              for _, r in effects.iterrows()]
-        effects["reason"] = [judge_equivalence(r["low"], r["high"], margin=plan.DELTA).reason
-                             for _, r in effects.iterrows()]
+        judged = [judge_equivalence(r["low"], r["high"], margin=plan.DELTA, scale=100, unit=" pp")
+                  for _, r in effects.iterrows()]
+        effects["verdict"] = [v.label for v in judged]
+        effects["reason"] = [v.reason for v in judged]
         rows.append(fold_equivalence(effects.rename(columns={"a": "condition", "mean": "estimate"}),
-                                     claim=f"pre-training does not change the {name}"))
+                                     claim=f"pre-training does not change the {name}",
+                                     name=f"{representation}_no_pretraining_effect"))
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def fold_equivalence(effects: pd.DataFrame, *, claim: str, source: str = "original") -> dict:
+def fold_equivalence(effects: pd.DataFrame, *, claim: str, name: str, source: str = "original") -> dict:
     """One claims-table row for "no difference in any condition" from one row per condition
     (columns ``condition``, ``n``, ``estimate``, ``low``, ``high``, ``mde``, ``p``,
     ``verdict``, ``reason``; e.g. each condition minus none, judged by
@@ -204,7 +209,7 @@ def fold_equivalence(effects: pd.DataFrame, *, claim: str, source: str = "origin
                             conditions=[str(c) for c in effects["condition"]])
     worst = effects.iloc[int(effects["estimate"].abs().to_numpy().argmax())]
     p = effects["p"].to_numpy(dtype=float) if "p" in effects else np.full(len(effects), np.nan)
-    return {"claim": claim, "source": source, "comparison": "each condition vs none",
+    return {"name": name, "claim": claim, "source": source, "comparison": "each condition vs none",
             "n": int(effects["n"].min()), "estimate": float(worst["estimate"]),
             "low": float(effects["low"].min()), "high": float(effects["high"].max()),
             "mde": float(effects["mde"].max()), "null": 0.0, "claimed": plan.DELTA,
@@ -217,11 +222,15 @@ def combine_equivalence(verdicts, *, conditions):
     """One verdict on "no difference in any condition" from each condition's
     :func:`langlab.verdicts.judge_equivalence`: *contradicted* if any is, else *not
     reproduced* if any is, else *reproduced* if all are, else *inconclusive*; the reason
-    names the conditions that decided it."""
-    from langlab.verdicts import (CONTRADICTED, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED,
+    names the conditions that decided it. A label outside the four (a claim *not tested*)
+    is passed on as it is."""
+    from langlab.verdicts import (CONTRADICTED, INCONCLUSIVE, LABELS, NOT_REPRODUCED, REPRODUCED,
                                   Verdict)
     verdicts, conditions = list(verdicts), list(conditions)
     check(len(verdicts) == len(conditions) >= 1, "one verdict per condition, at least one")
+    untested = [v for v in verdicts if v.label not in LABELS]     # e.g. "not tested"
+    if untested:
+        return Verdict(untested[0].label, untested[0].reason)
     for label in (CONTRADICTED, NOT_REPRODUCED):
         hit = [c for c, v in zip(conditions, verdicts) if v.label == label]
         if hit:

@@ -78,11 +78,12 @@ def _interval(low, high, claimed, null):
     return values["low"], values["high"], values["claimed"], values["null"]
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.3g}"
+def _fmt(x: float, scale: float = 1.0, unit: str = "") -> str:
+    return f"{scale * x:.3g}{unit}"
 
 
-def judge(low: float, high: float, *, claimed: float, null: float = 0.0) -> Verdict:
+def judge(low: float, high: float, *, claimed: float, null: float = 0.0, scale: float = 1.0,
+          unit: str = "") -> Verdict:
     """The verdict on a claimed effect from the interval ``[low, high]`` of the estimated one.
 
     Parameters
@@ -95,6 +96,9 @@ def judge(low: float, high: float, *, claimed: float, null: float = 0.0) -> Verd
         where it gave only a direction (:mod:`langlab.plan`). Its sign is the claimed side.
     null : float
         The effect of "no difference" (0 for differences, chance for a probe's score).
+    scale, unit : float, str
+        How the reason writes numbers (``scale=100, unit=" %"`` for fractions shown in %);
+        they do not change the verdict.
 
     Returns
     -------
@@ -109,48 +113,52 @@ def judge(low: float, high: float, *, claimed: float, null: float = 0.0) -> Verd
         For a NaN or infinite value, ``low > high`` or ``claimed == null``.
     """
     low, high, claimed, null = _interval(low, high, claimed, null)
+    f = lambda x: _fmt(x, scale, unit)  # noqa: E731
     up = claimed > null
-    interval = f"[{_fmt(low)}, {_fmt(high)}]"
+    interval = f"[{f(low)}, {f(high)}]"
     if (low > null) if up else (high < null):
-        return Verdict(REPRODUCED, f"the interval {interval} excludes {_fmt(null)} on the claimed side")
+        return Verdict(REPRODUCED, f"the interval {interval} excludes {f(null)} on the claimed side")
     if (high < null) if up else (low > null):
-        return Verdict(CONTRADICTED, f"the interval {interval} excludes {_fmt(null)} on the side "
+        return Verdict(CONTRADICTED, f"the interval {interval} excludes {f(null)} on the side "
                        "opposite to the claim")
     if not low <= claimed <= high:
-        return Verdict(NOT_REPRODUCED, f"the interval {interval} holds {_fmt(null)} and excludes "
-                       f"the claimed {_fmt(claimed)}")
-    return Verdict(INCONCLUSIVE, f"the interval {interval} holds both {_fmt(null)} and the "
-                   f"claimed {_fmt(claimed)}")
+        return Verdict(NOT_REPRODUCED, f"the interval {interval} holds {f(null)} and excludes "
+                       f"the claimed {f(claimed)}")
+    return Verdict(INCONCLUSIVE, f"the interval {interval} holds both {f(null)} and the "
+                   f"claimed {f(claimed)}")
 
 
-def judge_magnitude(low: float, high: float, *, claimed: float, null: float = 0.0) -> Verdict:
+def judge_magnitude(low: float, high: float, *, claimed: float, null: float = 0.0,
+                    scale: float = 1.0, unit: str = "") -> Verdict:
     """The verdict on a claimed *magnitude* (e.g. the original's 64 % reduction), judged
     apart from its direction.
 
     *reproduced* if the interval holds ``claimed`` and excludes ``null``; *contradicted* if it
     lies wholly on the side of ``null`` opposite to the claim; *not reproduced* if it excludes
     ``claimed`` otherwise (too small, or larger than claimed); *inconclusive* if it holds both
-    ``null`` and ``claimed``. Errors as :func:`judge`.
+    ``null`` and ``claimed``. Errors and ``scale``/``unit`` as :func:`judge`.
     """
     low, high, claimed, null = _interval(low, high, claimed, null)
+    f = lambda x: _fmt(x, scale, unit)  # noqa: E731
     up = claimed > null
-    interval = f"[{_fmt(low)}, {_fmt(high)}]"
+    interval = f"[{f(low)}, {f(high)}]"
     holds_claim, holds_null = low <= claimed <= high, low <= null <= high
     if (high < null) if up else (low > null):
-        return Verdict(CONTRADICTED, f"the interval {interval} lies on the side of {_fmt(null)} "
-                       f"opposite to the claimed {_fmt(claimed)}")
+        return Verdict(CONTRADICTED, f"the interval {interval} lies on the side of {f(null)} "
+                       f"opposite to the claimed {f(claimed)}")
     if holds_claim and not holds_null:
-        return Verdict(REPRODUCED, f"the interval {interval} holds the claimed {_fmt(claimed)} "
-                       f"and excludes {_fmt(null)}")
+        return Verdict(REPRODUCED, f"the interval {interval} holds the claimed {f(claimed)} "
+                       f"and excludes {f(null)}")
     if holds_claim:
-        return Verdict(INCONCLUSIVE, f"the interval {interval} holds both {_fmt(null)} and the "
-                       f"claimed {_fmt(claimed)}")
+        return Verdict(INCONCLUSIVE, f"the interval {interval} holds both {f(null)} and the "
+                       f"claimed {f(claimed)}")
     beyond = (low > claimed) if up else (high < claimed)
-    return Verdict(NOT_REPRODUCED, f"the interval {interval} excludes the claimed {_fmt(claimed)}"
+    return Verdict(NOT_REPRODUCED, f"the interval {interval} excludes the claimed {f(claimed)}"
                    + (" (the effect is larger)" if beyond else " (the effect is smaller)"))
 
 
-def judge_equivalence(low: float, high: float, *, margin: float, null: float = 0.0) -> Verdict:
+def judge_equivalence(low: float, high: float, *, margin: float, null: float = 0.0,
+                      scale: float = 1.0, unit: str = "") -> Verdict:
     """The verdict on a claim of *no difference*, within ``null +- margin``.
 
     *reproduced* if the interval lies strictly inside the margin (an effect that matters is
@@ -161,16 +169,17 @@ def judge_equivalence(low: float, high: float, *, margin: float, null: float = 0
     if not (isinstance(margin, (int, float, np.floating)) and math.isfinite(margin) and margin > 0):
         raise ParameterError(f"margin must be a positive number, got {margin!r}")
     low, high, _, null = _interval(low, high, null + margin, null)
-    interval = f"[{_fmt(low)}, {_fmt(high)}]"
-    band = f"{_fmt(null)} +- {_fmt(margin)}"
+    f = lambda x: _fmt(x, scale, unit)  # noqa: E731
+    interval = f"[{f(low)}, {f(high)}]"
+    band = f"{f(null)} ± {f(margin)}"
     if null - margin < low and high < null + margin:
         return Verdict(REPRODUCED, f"the interval {interval} lies inside {band}")
     if low >= null + margin or high <= null - margin:
         return Verdict(CONTRADICTED, f"the interval {interval} lies outside {band}")
     if low > null or high < null:
-        return Verdict(NOT_REPRODUCED, f"the interval {interval} excludes {_fmt(null)} and reaches "
+        return Verdict(NOT_REPRODUCED, f"the interval {interval} excludes {f(null)} and reaches "
                        f"past {band}")
-    return Verdict(INCONCLUSIVE, f"the interval {interval} holds {_fmt(null)} and reaches past {band}")
+    return Verdict(INCONCLUSIVE, f"the interval {interval} holds {f(null)} and reaches past {band}")
 
 
 def judge_faster(mean_a: float, mean_b: float, p: float, *, alpha: float = ALPHA) -> str:

@@ -135,10 +135,17 @@ def test_fold_equivalence():
                          "low": [-0.02, -0.07], "high": [0.04, 0.01], "mde": [0.03, 0.05],
                          "p": [0.4, 0.2], "verdict": ["reproduced", "inconclusive"],
                          "reason": ["inside", "reaches past"]})
-    row = claims.fold_equivalence(rows, claim="no change")
+    row = claims.fold_equivalence(rows, claim="no change", name="x")
     assert row["verdict"] == "inconclusive" and row["reason"].startswith("it:")
     assert (row["estimate"], row["low"], row["high"], row["mde"], row["n"]) == (-0.03, -0.07, 0.04, 0.05, 9)
     assert row["p_holm"] == pytest.approx(0.4)             # Holm of (0.4, 0.2): 0.4, 0.4
     assert set(row) == set(claims.COLUMNS)
     with pytest.raises(ParameterError, match="at least one"):
-        claims.fold_equivalence(rows.iloc[:0], claim="x")
+        claims.fold_equivalence(rows.iloc[:0], claim="x", name="x")
+
+
+def test_combine_equivalence_passes_not_tested_on():
+    V = verdicts.Verdict
+    v = claims.combine_equivalence([V("reproduced", "a"), V(verdicts.NOT_TESTED, "budget")],
+                                   conditions=["x", "y"])
+    assert (v.label, v.reason) == (verdicts.NOT_TESTED, "budget")

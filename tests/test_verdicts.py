@@ -247,3 +247,13 @@ def test_judge_equivalence_errors():
         verdicts.judge_equivalence(-0.1, 0.1, margin=0)
     with pytest.raises(ParameterError, match="low is nan"):
         verdicts.judge_equivalence(float("nan"), 0.1, margin=0.05)
+
+
+def test_reasons_in_the_reader_s_units():
+    v = verdicts.judge(-0.0231, 0.0053, claimed=-0.05, scale=100, unit=" %")
+    assert v.reason == "the interval [-2.31 %, 0.53 %] holds 0 % and excludes the claimed -5 %"
+    assert v.label == verdicts.judge(-0.0231, 0.0053, claimed=-0.05).label
+    m = verdicts.judge_magnitude(0.5, 0.7, claimed=0.6375, scale=100, unit=" %")
+    assert m.reason == "the interval [50 %, 70 %] holds the claimed 63.7 % and excludes 0 %"
+    e = verdicts.judge_equivalence(-0.01, 0.02, margin=0.05, scale=100, unit=" pp")
+    assert e.reason == "the interval [-1 pp, 2 pp] lies inside 0 pp ± 5 pp"
