@@ -10,7 +10,8 @@ hidden and cell states) and the autoencoder chapter (its latent code) use the sa
   p-value that respects the speakers; the linear probe is class-weighted
   (``class_weight="balanced"``), so its threshold is not pulled towards the larger class;
 - :func:`probe_table`: the main probe beside its baselines and controls, for every
-  representation and task, as one long table;
+  representation and task, as one long table; :func:`other_targets_table`: what else the
+  representation encodes (speaker identity, and clip duration and level by :func:`decode`);
 - :func:`summarize` and :func:`selectivity`: means and 95 % confidence intervals over seeds;
 - :func:`balance_locales`, :func:`probe_clips`: equal clip counts per language, the probe clips
   of a preset; :data:`UNTRAINED` and :data:`INPUT` name the baseline rows of the experiments
@@ -641,6 +642,112 @@ def probe_table(representations: Mapping[str, np.ndarray], locales, groups, *, c
                     note = str(exc)
                 rows.append({"representation": rep, "task": task, "probe": name, "split": split,
                              **result, "note": note})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# What else a representation encodes: the speaker, and nuisance properties of the clip
+# --------------------------------------------------------------------------------------------
+#: Tasks of :func:`other_targets_table`: speaker identity (classification) and clip properties
+#: decoded by ridge regression.
+OTHER_TASKS = ("speaker", "duration", "level")
+
+
+def speaker_labels(groups) -> np.ndarray:
+    """Integer speaker labels (sorted speaker ids) for the speaker-identity probe."""
+    return np.unique(np.asarray(groups), return_inverse=True)[1].astype(int)
+
+
+#: Ridge penalties :func:`decode` chooses from (by efficient leave-one-out on each training fold).
+RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-2, 5, 15))
+
+
+def decode(X, target, groups, *, config: ProbeConfig, strata=None, seed: int | None = None
+           ) -> dict[str, Any]:
+    """Cross-validated R^2 of a ridge regression of ``target`` on ``X``, speakers kept apart.
+
+    The nuisance decoding of Chapter 4: how well a linear read-out recovers a clip property
+    (duration, level) that says nothing about the language. The folds are
+    :func:`grouped_splits` (stratified by ``strata``, e.g. the language, default none), the
+    inputs standardised on each training fold, and the target predicted by
+    :class:`sklearn.linear_model.RidgeCV` (penalty chosen on the training fold from
+    :data:`RIDGE_ALPHAS`). R^2 is one minus the test clips' squared error over that of
+    predicting the training fold's mean: 0 for a read-out no better than that mean (slightly
+    below 0 for pure noise), 1 for a perfect one.
+
+    Returns
+    -------
+    dict
+        ``r2`` (mean over test folds), ``n_clips``, ``n_speakers``, ``n_splits``.
+    """
+    from sklearn.linear_model import RidgeCV
+
+    X, groups = np.asarray(X), np.asarray(groups)
+    check(X.ndim == 2, f"X must be a 2-d array [n_clips, n_dims], got shape {X.shape}")
+    check(np.all(np.isfinite(X)), "X contains NaN or infinite values", DataError)
+    target = np.asarray(target, dtype=np.float64)
+    for name, values in (("target", target), ("groups", groups)):
+        check(values.shape == (len(X),), f"{name} must have one value per row of X ({len(X)}), got "
+              f"shape {values.shape}")
+    check(np.all(np.isfinite(target)), "target contains NaN or infinite values", DataError)
+    strata = np.zeros(len(X), dtype=int) if strata is None else np.asarray(strata)
+    seed = config.seed if seed is None else seed
+    splits = grouped_splits(strata, groups, n_splits=config.n_splits, seed=seed)
+    scores = []
+    for X_train, X_test, train, test in _folds(X, splits, scale=True):
+        fit = RidgeCV(alphas=RIDGE_ALPHAS).fit(X_train, target[train])
+        residual = target[test] - fit.predict(X_test)
+        total = target[test] - target[train].mean()  # against the training fold's mean
+        scores.append(1.0 - float(residual @ residual) / float(total @ total) if total.any() else np.nan)
+    return {"r2": float(np.nanmean(scores)), "n_clips": int(len(X)),
+            "n_speakers": int(np.unique(groups).size), "n_splits": len(splits)}
+
+
+def other_targets_table(representations: Mapping[str, np.ndarray], locales, groups, *,
+                        config: ProbeConfig, nuisance: Mapping[str, Any] | None = None,
+                        seed: int | None = None) -> pd.DataFrame:
+    """What else the representations encode, as rows in :func:`probe_table`'s layout.
+
+    - task ``speaker``: which of the speakers reads the clip, the linear probe (class-weighted,
+      one-vs-rest) with each speaker's clips on both sides of every split (``split="shared"``,
+      folds stratified by speaker; a speaker-grouped split cannot test a speaker it has never
+      seen). ``chance`` is ``1 / n_speakers``; AUC is the mean one-vs-rest AUC, chance 0.5.
+    - tasks in ``nuisance`` (e.g. ``duration``, ``level``): :func:`decode`, ridge regression
+      with speakers kept apart, folds stratified by language; column ``r2``.
+
+    Unlike the control task of :func:`probe_table` with speakers kept apart, which is at chance
+    by construction (a held-out speaker's random label is independent of anything in training),
+    both can come out anywhere between chance and perfect.
+
+    Parameters
+    ----------
+    representations : mapping of name -> np.ndarray [shape=(n_clips, n_dims)]
+    locales, groups : array-like [shape=(n_clips,)]
+    nuisance : mapping of task name -> np.ndarray [shape=(n_clips,)], optional
+    seed : int, optional
+        Split seed (default ``config.seed``).
+
+    Returns
+    -------
+    pd.DataFrame
+        ``representation``, ``task``, ``probe`` (``linear_shared`` or ``ridge``), ``split``,
+        ``accuracy``, ``balanced_accuracy``, ``auc``, ``chance``, ``n_classes`` (speaker rows),
+        ``r2`` (nuisance rows), ``n_clips``, ``n_speakers``, ``n_splits``, ``note``.
+    """
+    seed = config.seed if seed is None else seed
+    groups = np.asarray(groups)
+    y_language, _ = task_labels(locales, task="3way")
+    y_speaker = speaker_labels(groups)
+    rows = []
+    for rep, X in representations.items():
+        result = probe(X, y_speaker, groups, config=config, split="shared", n_permutations=0, seed=seed)
+        rows.append({"representation": rep, "task": "speaker", "probe": "linear_shared", "split": "shared",
+                     **{k: v for k, v in result.items() if k not in ("p_value", "n_permutations")},
+                     "note": ""})
+        for task, target in (nuisance or {}).items():
+            result = decode(X, target, groups, config=config, strata=y_language, seed=seed)
+            rows.append({"representation": rep, "task": task, "probe": "ridge", "split": "grouped",
+                         **result, "note": ""})
     return pd.DataFrame(rows)
 
 

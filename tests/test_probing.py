@@ -346,3 +346,30 @@ def test_class_weights_centre_the_threshold_on_unequal_classes():
     assert weighted["balanced_accuracy"] > plain["balanced_accuracy"]
     assert weighted["auc"] == pytest.approx(plain["auc"], abs=0.05)
     assert 0.5 < weighted["auc"] <= 1
+
+
+def test_decode_recovers_a_linear_property_and_not_noise():
+    X, locales, groups = multilingual(language=0.3, n_speakers=8)
+    rng = np.random.default_rng(0)
+    target = X[:, :3].sum(axis=1) + 0.3 * rng.normal(size=len(X))
+    strata, _ = probing.task_labels(locales, task="3way")
+    found = probing.decode(X, target, groups, config=FAST, strata=strata)
+    assert found["r2"] > 0.7 and found["n_speakers"] == 8
+    noise = probing.decode(rng.normal(size=X.shape), target, groups, config=FAST, strata=strata)
+    assert -0.2 < noise["r2"] < 0.1
+    with pytest.raises(ParameterError, match="target must have one value"):
+        probing.decode(X, target[:-1], groups, config=FAST)
+
+
+def test_other_targets_table_speaker_chance_and_rows():
+    X, locales, groups = multilingual(language=0.3, n_speakers=6)
+    rng = np.random.default_rng(1)
+    table = probing.other_targets_table({"x": X, "noise": rng.normal(size=X.shape)}, locales, groups,
+                                        config=FAST, nuisance={"duration": X[:, 0]})
+    assert table[["representation", "task"]].values.tolist() == [
+        ["x", "speaker"], ["x", "duration"], ["noise", "speaker"], ["noise", "duration"]]
+    speaker = table[table["task"] == "speaker"].set_index("representation")
+    assert (speaker["chance"] == 1 / 6).all() and (speaker["split"] == "shared").all()
+    assert speaker.loc["x", "balanced_accuracy"] > 0.8  # the speaker offsets are strong
+    assert speaker.loc["noise", "balanced_accuracy"] < 0.4
+    assert table.set_index(["representation", "task"]).loc[("x", "duration"), "r2"] > 0.9
