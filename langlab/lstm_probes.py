@@ -16,7 +16,7 @@ only), and for what else they encode (speaker identity, duration and level:
   Spanish checkpoints and at the end; :data:`CHECKPOINT_SPEC`);
 - :func:`learned_information`: trained minus untrained, paired by seed, with intervals;
   :func:`claim_rows`: the verdicts on the original's claims about the states
-  (:func:`langlab.verdicts.judge`), for Chapter 6;
+  (:func:`langlab.verdicts.judge`); :func:`lstm_claims`: those rows of a preset, for Chapter 6;
 - :func:`state_frames`, :func:`untrained_lstm`: what the LSTM hears, and the untrained baseline.
 """
 from __future__ import annotations
@@ -499,57 +499,93 @@ def pretraining_effects(results: pd.DataFrame, *, conditions: Sequence[str] = CO
     return pd.DataFrame(rows)
 
 
-#: The columns of :func:`claim_rows`.
-CLAIM_COLUMNS = ("claim", "kind", "estimate", "low", "high", "mde", "verdict", "reason")
+#: The probe score the claims are judged on: ROC AUC of the binary task's linear probe, which
+#: does not depend on where a threshold sits (chance 0.5); the same as Chapter 5's
+#: (:data:`langlab.autoencoder.CLAIM_METRIC`).
+CLAIM_METRIC = "auc"
+#: The columns of :func:`claim_rows` (Chapter 5's :func:`langlab.autoencoder.claim_rows` has the
+#: same, without ``kind``).
+CLAIM_COLUMNS = ("name", "claim", "kind", "metric", "n", "estimate", "low", "high", "mde", "null",
+                 "claimed", "verdict", "reason")
+_METRIC_WORDS = {"auc": "ROC AUC", "balanced_accuracy": "balanced accuracy", "accuracy": "accuracy"}
 
 
 def claim_rows(results: pd.DataFrame, *, conditions: Sequence[str] = CONDITIONS,
-               metric: str = "balanced_accuracy", task: str = "binary") -> pd.DataFrame:
+               metric: str = CLAIM_METRIC, task: str = "binary") -> pd.DataFrame:
     """The verdicts on what the original claimed about the LSTM's states (Chapter 4; Chapter 6's
     table reads these rows).
 
-    Per state (``h``, ``c``), on the binary task's probe ``metric``, averaged over
-    ``conditions`` per seed:
+    Per state (``h``, ``c``), on the ``task`` probe's ``metric``, each seed's score averaged
+    over ``conditions``:
 
-    - *above chance* ("the states separate Spanish from the rest"): the margin over
-      :data:`~langlab.plan.CHANCE`, judged against :data:`~langlab.plan.MIN_ABOVE_CHANCE`;
-    - *put there by training*: trained minus untrained, paired by seed, judged against
-      :data:`~langlab.plan.MIN_LEARNED`;
+    - ``lstm_<state>_above_chance`` (kind *above chance*, "the states separate Spanish from the
+      rest"): the score against :data:`~langlab.plan.CHANCE`, judged against chance plus
+      :data:`~langlab.plan.MIN_ABOVE_CHANCE`;
+    - ``lstm_<state>_learned`` (kind *put there by training*): trained minus untrained, paired
+      by seed, judged against :data:`~langlab.plan.MIN_LEARNED`;
 
-    and per pre-training condition other than ``"none"`` and state, the original's "no effect
-    of pre-training" (that condition minus ``"none"``, paired by seed), judged for equivalence
-    within :data:`~langlab.plan.DELTA` (:func:`langlab.verdicts.judge_equivalence`).
-    Every verdict is :func:`langlab.verdicts.judge`'s (or ``judge_equivalence``'s) on the
-    95 % interval; estimates are differences of ``metric`` (proportions, not percent).
+    and per pre-training condition ``c`` other than ``"none"``, ``lstm_<state>_pretraining_<c>``
+    (kind *no effect of pre-training*, the original's claim): ``c`` minus ``"none"``, paired by
+    seed, judged for equivalence within :data:`~langlab.plan.DELTA`. Every verdict is
+    :func:`langlab.verdicts.judge`'s (or ``judge_equivalence``'s) on the 95 % interval
+    (:func:`langlab.paired.paired_effect`).
+
+    Parameters
+    ----------
+    results : pd.DataFrame
+        :func:`lstm_probe_experiment`'s table, with ``"untrained"`` rows.
+    conditions : sequence of str
+    metric : {"auc", "balanced_accuracy", "accuracy"}
+    task : str
 
     Returns
     -------
     pd.DataFrame
-        Columns :data:`CLAIM_COLUMNS`; ``kind`` is ``"above chance"``, ``"put there by
-        training"`` or ``"no effect of pre-training"``.
+        Columns :data:`CLAIM_COLUMNS`. ``estimate`` is the score itself for *above chance*
+        (``null`` = chance) and a paired difference for the others (``null`` = 0); ``claimed``
+        is the effect judged against; all as proportions (not percent).
     """
-    from langlab.plan import DELTA, MIN_ABOVE_CHANCE, MIN_LEARNED
+    from langlab import plan
     from langlab.verdicts import judge, judge_equivalence
 
     learned = learned_information(results, conditions=conditions, metric=metric, task=task)
+    what = f"{_METRIC_WORDS.get(metric, metric)} of the linear probe ({task})"
     rows = []
     for _, r in learned[learned["condition"] == "all"].iterrows():
         rep = r["representation"]
-        v = judge(r["above_chance_low"], r["above_chance_high"], claimed=MIN_ABOVE_CHANCE)
-        rows.append({"claim": f"the LSTM's {rep} separates Spanish from the rest", "kind": "above chance",
-                     "estimate": r["above_chance"], "low": r["above_chance_low"],
-                     "high": r["above_chance_high"], "mde": r["above_chance_mde"], "verdict": v.label,
-                     "reason": v.reason})
-        v = judge(r["learned_low"], r["learned_high"], claimed=MIN_LEARNED)
-        rows.append({"claim": f"training put that information into {rep}", "kind": "put there by training",
+        low, high = plan.CHANCE + r["above_chance_low"], plan.CHANCE + r["above_chance_high"]
+        claimed = plan.CHANCE + plan.MIN_ABOVE_CHANCE
+        v = judge(low, high, claimed=claimed, null=plan.CHANCE, scale=100, unit=" %")
+        rows.append({"name": f"lstm_{rep}_above_chance",
+                     "claim": f"the LSTM's {rep} separates Spanish from the rest", "kind": "above chance",
+                     "metric": f"{what}, mean over pre-training conditions", "n": int(r["n"]),
+                     "estimate": r["trained"], "low": low, "high": high, "mde": r["above_chance_mde"],
+                     "null": plan.CHANCE, "claimed": claimed, "verdict": v.label, "reason": v.reason})
+        v = judge(r["learned_low"], r["learned_high"], claimed=plan.MIN_LEARNED, scale=100, unit=" pp")
+        rows.append({"name": f"lstm_{rep}_learned", "claim": f"training put that information into {rep}",
+                     "kind": "put there by training",
+                     "metric": f"{what}: trained minus untrained network, paired by seed", "n": int(r["n"]),
                      "estimate": r["learned"], "low": r["learned_low"], "high": r["learned_high"],
-                     "mde": r["learned_mde"], "verdict": v.label, "reason": v.reason})
+                     "mde": r["learned_mde"], "null": 0.0, "claimed": plan.MIN_LEARNED, "verdict": v.label,
+                     "reason": v.reason})
     effects = pretraining_effects(results, conditions=[c for c in conditions if c != "none"], metric=metric,
                                   task=task)
     for _, e in effects.iterrows():
-        v = judge_equivalence(e["low"], e["high"], margin=DELTA)
-        rows.append({"claim": f"pre-training ({e['condition']}) does not change what a probe reads from "
-                              f"{e['representation']}", "kind": "no effect of pre-training",
+        v = judge_equivalence(e["low"], e["high"], margin=plan.DELTA, scale=100, unit=" pp")
+        rows.append({"name": f"lstm_{e['representation']}_pretraining_{e['condition']}",
+                     "claim": f"pre-training on {e['condition']!r} does not change what a probe reads "
+                              f"from {e['representation']}", "kind": "no effect of pre-training",
+                     "metric": f"{what}: {e['condition']} minus none, paired by seed", "n": int(e["n"]),
                      "estimate": e["mean"], "low": e["low"], "high": e["high"], "mde": e["mde"],
-                     "verdict": v.label, "reason": v.reason})
+                     "null": 0.0, "claimed": 0.0, "verdict": v.label, "reason": v.reason})
     return pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
+
+
+def lstm_claims(preset, *, conditions: Sequence[str] = CONDITIONS, metric: str = CLAIM_METRIC, store=None,
+                data_dir=None, progress: bool = False) -> pd.DataFrame:
+    """The LSTM's claim rows for Chapter 6: :func:`claim_rows` of the stored probes of
+    ``preset`` (:func:`lstm_probe_experiment` of ``conditions``; trained and probed first where
+    missing)."""
+    results = lstm_probe_experiment(preset, conditions=conditions, store=store, data_dir=data_dir,
+                                    progress=progress)
+    return claim_rows(results, conditions=conditions, metric=metric)
