@@ -6,13 +6,13 @@ by the verdict rules (:mod:`langlab.verdicts`) (Chapter 6).
   paired by seed, Holm inside each family, with the smallest detectable effect and the verdict;
 - :func:`magnitude_claims`: the original's claimed magnitude (64 % less time to threshold),
   judged on the endpoint it was measured on;
-- :func:`probe_claims`: a representation's three claims - above chance, put there by
-  training (trained minus untrained), unchanged by pre-training;
+- :func:`fold_probe_claims`: a representation's claims from Chapters 4-5 (above chance, put
+  there by training, unchanged by pre-training) in the same table;
 - :func:`pairs_needed`: how many paired seeds an effect of a given size would need.
 
 Every table has the columns of :data:`COLUMNS`; effects on the speed endpoints are relative
-changes (``-0.05``: 5 % lower, that is faster), probe effects are differences of balanced
-accuracy (fractions).
+changes (``-0.05``: 5 % lower, that is faster), probe effects are ROC AUC or its differences
+(fractions).
 """
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ import pandas as pd
 
 from langlab import plan
 from langlab.errors import check
-from langlab.paired import min_detectable, paired_effect, paired_table
-from langlab.verdicts import holm, judge, judge_equivalence, judge_magnitude
+from langlab.paired import min_detectable, paired_table
+from langlab.verdicts import holm, judge, judge_magnitude
 
 #: Columns of every claims table.
 COLUMNS = ("name", "claim", "source", "comparison", "n", "estimate", "low", "high", "mde", "null",
@@ -127,73 +127,40 @@ def magnitude_claims(results: pd.DataFrame, *, claims=plan.CLAIMS,
     return pd.DataFrame(rows, columns=[*COLUMNS, "n_censored"])
 
 
-def probe_scores(table: pd.DataFrame, representation: str, *, metric: str = plan.PROBE_METRIC,
-                 task: str = "binary", probe: str = "linear") -> pd.DataFrame:
-    """Per-seed scores of one representation's main probe: a seed x condition table."""
-    missing = {"condition", "seed", "representation", "task", "probe", metric} - set(table.columns)
-    check(not missing, f"probe table lacks column(s) {sorted(missing)}")
-    part = table[(table["representation"] == representation) & (table["task"] == task)
-                 & (table["probe"] == probe)]
-    check(len(part) >= 1, f"no {probe} {task} probe rows of representation {representation!r}")
-    return part.pivot_table(index="seed", columns="condition", values=metric)
+def fold_probe_claims(rows: pd.DataFrame, *, prefix: str, key: str, label: str) -> pd.DataFrame:
+    """One representation's probe claims in the claims table's shape (Chapter 6).
 
-
-def probe_claims(table: pd.DataFrame, representation: str, *, conditions, name: str,
-                 untrained: str = "untrained", metric: str = plan.PROBE_METRIC,
-                 confidence: float = plan.CONFIDENCE, power: float = plan.POWER,
-                 alpha: float = plan.ALPHA) -> pd.DataFrame:
-    """A representation's three claims (Chapters 4-5; judged in Chapter 6).
-
-    - *separates Spanish from the rest* (the original's): the per-seed mean over the trained
-      ``conditions`` against chance, claimed ``CHANCE + MIN_ABOVE_CHANCE``;
-    - *training put it there*: that mean minus ``untrained`` (the same seed's initial
-      weights), paired by seed, claimed ``MIN_LEARNED``;
-    - *pre-training does not change it* (the original's): each condition minus ``"none"``,
-      paired by seed, every interval against ``+-DELTA`` (:func:`langlab.verdicts.judge_equivalence`;
-      the claim holds only if it holds for every condition, and one condition outside the
-      margin contradicts it). ``estimate`` is the largest absolute difference, ``low`` and
-      ``high`` the extremes over conditions, ``p_holm`` Holm over them.
+    ``rows`` are a chapter's claim rows (:func:`langlab.lstm_probes.claim_rows`,
+    :func:`langlab.autoencoder.claim_rows`: ``name``, ``claim``, ``n``, ``estimate``, ``low``,
+    ``high``, ``mde``, ``null``, ``claimed``, ``verdict``, ``reason``); those named
+    ``<prefix>above_chance`` and ``<prefix>learned`` are kept with their claim's words, renamed
+    ``<key>_...``, and the per-condition rows ``<prefix>pretraining_<condition>`` are folded
+    into one ``<key>_no_pretraining_effect`` row by :func:`fold_equivalence`. ``label`` names
+    the representation in that claim ("LSTM's h").
     """
-    scores = probe_scores(table, representation, metric=metric)
-    trained = [c for c in conditions if c in scores and c != untrained]
-    check(len(trained) >= 1, f"no trained conditions of {representation!r} among {list(conditions)}")
-    pooled = scores[trained].dropna().mean(axis=1)
-    rows = []
-    from langlab.stats import mean_ci
-    mean, low, high = mean_ci(pooled, confidence=confidence)
-    claimed = plan.CHANCE + plan.MIN_ABOVE_CHANCE
-    v = judge(low, high, claimed=claimed, null=plan.CHANCE, scale=100, unit=" %")
-    sd = float(pooled.std(ddof=1))
-    rows.append({"name": f"{representation}_above_chance",
-                 "claim": f"{name} separate Spanish from the rest", "source": "original",
-                 "comparison": "mean over conditions vs chance", "n": len(pooled), "estimate": mean,
-                 "low": low, "high": high, "mde": min_detectable(n=len(pooled), sd=sd, power=power, alpha=alpha),
-                 "null": plan.CHANCE, "claimed": claimed,
-                 "p": paired_effect(pooled, np.full(len(pooled), plan.CHANCE)).p,
-                 "p_holm": np.nan, "verdict": v.label, "reason": v.reason})
-    if untrained in scores:
-        both = pd.concat([pooled.rename("trained"), scores[untrained].rename("untrained")], axis=1).dropna()
-        e = paired_effect(both["trained"], both["untrained"], confidence=confidence, power=power, alpha=alpha)
-        v = judge(e.low, e.high, claimed=plan.MIN_LEARNED, scale=100, unit=" pp")
-        rows.append({"name": f"{representation}_learned",
-                     "claim": f"training put it into the {name}", "source": "design",
-                     "comparison": "trained vs untrained", "n": e.n, "estimate": e.mean, "low": e.low,
-                     "high": e.high, "mde": e.mde, "null": 0.0, "claimed": plan.MIN_LEARNED, "p": e.p,
-                     "p_holm": np.nan, "verdict": v.label, "reason": v.reason})
-    others = [c for c in trained if c != "none"]
-    if "none" in scores and others:
-        long = scores[["none", *others]].reset_index().melt(id_vars="seed", var_name="condition",
-                                                             value_name=metric).dropna()
-        effects = paired_table(long, metric=metric, pairs=[(c, "none") for c in others],
-                               confidence=confidence, power=power, alpha=alpha)
-        judged = [judge_equivalence(r["low"], r["high"], margin=plan.DELTA, scale=100, unit=" pp")
-                  for _, r in effects.iterrows()]
-        effects["verdict"] = [v.label for v in judged]
-        effects["reason"] = [v.reason for v in judged]
-        rows.append(fold_equivalence(effects.rename(columns={"a": "condition", "mean": "estimate"}),
-                                     claim=f"pre-training does not change the {name}",
-                                     name=f"{representation}_no_pretraining_effect"))
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    missing = {"name", "claim", "n", "estimate", "low", "high", "mde", "null", "claimed", "verdict",
+               "reason"} - set(rows.columns)
+    check(not missing, f"claim rows lack column(s) {sorted(missing)}")
+    by_name = rows.set_index("name")
+    out = []
+    for suffix, source, comparison in (("above_chance", "original", "mean over conditions vs chance"),
+                                       ("learned", "design", "trained vs untrained")):
+        check(f"{prefix}{suffix}" in by_name.index, f"no claim row {prefix}{suffix!s} among {list(by_name.index)}")
+        r = by_name.loc[f"{prefix}{suffix}"]
+        out.append({"name": f"{key}_{suffix}", "claim": r["claim"], "source": source, "comparison": comparison,
+                    "n": int(r["n"]), "estimate": r["estimate"], "low": r["low"], "high": r["high"],
+                    "mde": r["mde"], "null": r["null"], "claimed": r["claimed"],
+                    "p": r.get("p", np.nan), "p_holm": np.nan, "verdict": r["verdict"], "reason": r["reason"]})
+    start = f"{prefix}pretraining_"
+    per_condition = rows[rows["name"].str.startswith(start)]
+    if len(per_condition):
+        per_condition = per_condition.assign(condition=per_condition["name"].str.removeprefix(start))
+        if "p" not in per_condition:
+            per_condition = per_condition.assign(p=np.nan)
+        out.append(fold_equivalence(per_condition, claim=f"pre-training does not change what a probe "
+                                    f"reads from the {label}",
+                                    name=f"{key}_no_pretraining_effect"))
+    return pd.DataFrame(out, columns=list(COLUMNS))
 
 
 def fold_equivalence(effects: pd.DataFrame, *, claim: str, name: str, source: str = "original") -> dict:
@@ -237,8 +204,9 @@ def combine_equivalence(verdicts, *, conditions):
             first = verdicts[conditions.index(hit[0])]
             return Verdict(label, f"{', '.join(hit)}: {first.reason}")
     if all(v.label == REPRODUCED for v in verdicts):
+        band = verdicts[0].reason.rsplit(" inside ", 1)[-1]
         return Verdict(REPRODUCED, f"every condition's interval ({', '.join(conditions)}) lies "
-                       f"inside the margin: {verdicts[0].reason}")
+                       f"inside {band}")
     hit = [c for c, v in zip(conditions, verdicts) if v.label == INCONCLUSIVE]
     first = verdicts[conditions.index(hit[0])]
     return Verdict(INCONCLUSIVE, f"{', '.join(hit)}: {first.reason}")

@@ -84,30 +84,34 @@ def test_magnitude_claims():
     assert small.iloc[0]["verdict"] == "not reproduced" and "smaller" in small.iloc[0]["reason"]
 
 
-def probe_table(scores, representation="h"):
-    rows = [{"condition": c, "seed": s, "representation": representation, "task": "binary",
-             "probe": "linear", "balanced_accuracy": v, "auc": v}
-            for c, values in scores.items() for s, v in enumerate(values)]
-    rows.append({"condition": "none", "seed": 0, "representation": representation, "task": "3way",
-                 "probe": "linear", "balanced_accuracy": 0.9, "auc": 0.9})
+def chapter_rows(prefix, *, shift=0.0):
+    """Claim rows like lstm_probes.claim_rows / autoencoder.claim_rows, judged by verdicts."""
+    rows = [{"name": f"{prefix}above_chance", "n": 10, "estimate": 0.62, "low": 0.6, "high": 0.64,
+             "mde": 0.02, "null": 0.5, "claimed": 0.55},
+            {"name": f"{prefix}learned", "n": 10, "estimate": -0.03, "low": -0.05, "high": -0.01,
+             "mde": 0.02, "null": 0.0, "claimed": 0.03}]
+    rows += [{"name": f"{prefix}pretraining_{c}", "n": 10, "estimate": e + shift, "low": e + shift - 0.02,
+              "high": e + shift + 0.02, "mde": 0.03, "null": 0.0, "claimed": 0.0}
+             for c, e in (("es", 0.0), ("it", 0.01))]
+    for r in rows:
+        rule = (verdicts.judge_equivalence(r["low"], r["high"], margin=plan.DELTA) if r["claimed"] == 0
+                else verdicts.judge(r["low"], r["high"], claimed=r["claimed"], null=r["null"]))
+        r.update(verdict=rule.label, reason=rule.reason, claim=f"claim {r['name']}")
     return pd.DataFrame(rows)
 
 
-def test_probe_claims():
-    rng = np.random.default_rng(0)
-    base = rng.uniform(0.58, 0.62, 10)
-    table = probe_table({"none": base, "it": base + rng.normal(0, 0.005, 10),
-                         "ja": base + rng.normal(0, 0.005, 10), "untrained": base + 0.05})
-    result = claims.probe_claims(table, "h", conditions=("none", "it", "ja"), name="LSTM h")
-    got = dict(zip(result["comparison"], result["verdict"]))
-    assert got["mean over conditions vs chance"] == "reproduced"
-    assert got["trained vs untrained"] == "contradicted"   # training lost 5 pp
-    assert got["each condition vs none"] == "reproduced"    # within +-5 pp everywhere
-    moved = probe_table({"none": base, "it": base + 0.1, "untrained": base})
-    again = claims.probe_claims(moved, "h", conditions=("none", "it"), name="LSTM h")
-    assert dict(zip(again["comparison"], again["verdict"]))["each condition vs none"] == "contradicted"
-    with pytest.raises(ParameterError, match="no linear binary probe rows"):
-        claims.probe_claims(table, "c", conditions=("none",), name="c")
+def test_fold_probe_claims():
+    folded = claims.fold_probe_claims(chapter_rows("lstm_h_"), prefix="lstm_h_", key="h", label="LSTM h states")
+    assert list(folded.columns) == list(claims.COLUMNS)
+    got = dict(zip(folded["name"], folded["verdict"]))
+    assert got == {"h_above_chance": "reproduced", "h_learned": "contradicted",
+                   "h_no_pretraining_effect": "reproduced"}
+    row = folded.set_index("name").loc["h_no_pretraining_effect"]
+    assert (row["low"], row["high"], row["estimate"]) == pytest.approx((-0.02, 0.03, 0.01))
+    moved = claims.fold_probe_claims(chapter_rows("ae_", shift=0.1), prefix="ae_", key="latent", label="code")
+    assert moved.set_index("name").loc["latent_no_pretraining_effect", "verdict"] == "contradicted"
+    with pytest.raises(ParameterError, match="no claim row lstm_c_above_chance"):
+        claims.fold_probe_claims(chapter_rows("lstm_h_"), prefix="lstm_c_", key="c", label="c")
 
 
 def test_combine_equivalence():
