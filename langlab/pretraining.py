@@ -8,7 +8,16 @@ the network is pre-trained on, registered under its name with :func:`register`:
 - ``"noise"``: the no-language control, speech-shaped noise (:func:`noise_waveforms`) with the
   long-term average spectrum of all pre-training speech, low-passed like it. It is slow to make,
   so it is kept in the store (``stored=True``);
+- ``"shuffled"`` and ``"reversed"``: the temporal controls, made from a balanced mix of the
+  three languages' low-passed clips (:func:`mixed_clips`: as many clips as one language has,
+  taken from each language in turn). ``shuffled`` puts each clip's frames in a random order
+  (:func:`shuffle_frames`: the same spectra, no temporal order); ``reversed`` plays each clip
+  backwards (:func:`reverse_frames`: the same spectra and local continuity, the rhythm and
+  melody running the wrong way);
 - ``"none"`` is the absence of pre-training and has no function.
+
+The presets run :data:`CONDITIONS` (the original's languages, the noise control and none);
+:data:`DESIGN_CONDITIONS` adds the two temporal controls (Chapter 3's design).
 
 A new condition is one more registered function, e.g.::
 
@@ -22,6 +31,7 @@ after which every stage function accepts ``conditions=[..., "es_reversed"]``.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -203,6 +213,86 @@ def speech_shaped_noise(clips, *, seed: int) -> np.ndarray:
 
 #: The conditions of the presets: no pre-training, each language, the noise control.
 CONDITIONS = names()
+
+
+def real_frames(clips) -> np.ndarray:
+    """Frames of each clip of the feature set ``clips`` that hold its audio, not the zero
+    padding after it (from the table's ``padding_fraction``; at least 1)."""
+    n_frames = clips.S_db.shape[2]
+    fraction = clips.table["padding_fraction"].to_numpy(dtype=float) if "padding_fraction" in clips.table \
+        else np.zeros(len(clips.table))
+    return np.clip(np.round((1.0 - fraction) * n_frames), 1, n_frames).astype(int)
+
+
+def mixed_clips(clips) -> tuple[np.ndarray, np.ndarray]:
+    """A balanced mix of the pre-training languages: as many clips as the largest language has,
+    taken from each language in turn (its first clip, then each other language's first, then
+    the second ones, ...), so the mix matches one language's dose and holds every language
+    about equally.
+
+    Returns
+    -------
+    S : np.ndarray [shape=(n, n_mels, n_frames)] float32
+        The scaled spectrograms (:meth:`~langlab.features.FeatureSet.scaled`).
+    n_real : np.ndarray [shape=(n,)] int
+        Frames of each that hold audio (:func:`real_frames`).
+    """
+    table = clips.table.reset_index(drop=True)
+    check(len(table) >= 1, "no pre-training clips to mix", DataError)
+    by_locale = [np.flatnonzero(table["locale"].to_numpy() == loc) for loc in sorted(set(table["locale"]))]
+    n = max(len(rows) for rows in by_locale)
+    order = [int(rows[i]) for i in range(n) for rows in by_locale if i < len(rows)][:n]
+    S = np.asarray(clips.scaled(), dtype=np.float32)
+    return S[order], real_frames(clips)[order]
+
+
+def shuffle_frames(S: np.ndarray, *, n_real, seed: int) -> np.ndarray:
+    """Each clip with its first ``n_real`` frames in a random order (seeded per clip) and its
+    padding left at the end: every frame, hence the spectrum, kept; all temporal order gone."""
+    out = np.array(S, dtype=np.float32, copy=True)
+    for clip, n, i in zip(out, _check_real(S, n_real), itertools.count()):
+        clip[:, :n] = clip[:, np.random.default_rng([int(seed), 78, i]).permutation(n)]
+    return out
+
+
+def reverse_frames(S: np.ndarray, *, n_real) -> np.ndarray:
+    """Each clip's first ``n_real`` frames in reverse order, its padding left at the end: the
+    clip played backwards (frame by frame; a frame's own spectrum does not depend on the
+    direction of time)."""
+    out = np.array(S, dtype=np.float32, copy=True)
+    for clip, n in zip(out, _check_real(S, n_real)):
+        clip[:, :n] = clip[:, :n][:, ::-1].copy()
+    return out
+
+
+def _check_real(S: np.ndarray, n_real) -> np.ndarray:
+    n_real = np.asarray(n_real)
+    check(np.ndim(S) == 3, f"S must be spectrograms [n_clips, n_mels, n_frames], got shape {np.shape(S)}")
+    check(n_real.shape == (len(S),) and np.issubdtype(n_real.dtype, np.integer)
+          and bool(np.all((n_real >= 0) & (n_real <= np.shape(S)[2]))),
+          f"n_real must give each of the {len(S)} clips a frame count in [0, {np.shape(S)[2]}], got {n_real!r}")
+    return n_real.astype(int)
+
+
+@register("shuffled", description="low-passed speech of the three languages with each clip's frames in random order")
+def shuffled_speech(clips, *, seed: int) -> np.ndarray:
+    """The balanced mix of the low-passed languages (:func:`mixed_clips`), each clip's frames
+    shuffled (:func:`shuffle_frames`): the spectra of speech without its temporal order."""
+    S, n_real = mixed_clips(clips)
+    return shuffle_frames(S, n_real=n_real, seed=seed)
+
+
+@register("reversed", description="low-passed speech of the three languages played backwards")
+def reversed_speech(clips, *, seed: int) -> np.ndarray:
+    """The balanced mix of the low-passed languages (:func:`mixed_clips`), each clip played
+    backwards (:func:`reverse_frames`): speech's spectra and local continuity, its rhythm and
+    melody reversed."""
+    S, n_real = mixed_clips(clips)
+    return reverse_frames(S, n_real=n_real)
+
+
+#: Chapter 3's design: the presets' conditions and the two temporal controls.
+DESIGN_CONDITIONS = (*CONDITIONS, "shuffled", "reversed")
 
 
 # --------------------------------------------------------------------------------------------
