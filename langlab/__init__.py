@@ -1,4 +1,4 @@
-"""langlab: the package behind the book "Does what a network hears first change how it learns a language?".
+"""langlab: the package behind the book "What a network hears first".
 
 One idea a module (the README's "Layout" shows how data flows through them):
 

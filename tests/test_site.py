@@ -175,12 +175,17 @@ MIN_EXERCISES = 2
 def exercise_problems(stem: str, exercises: list[str], solutions: list[dict], *,
                       notebook: bool, numbers: list[str] = ()) -> list[str]:
     """Too few exercises (on a chapter), labels not ``<page>-ex<N>``, numbers that do not name
-    the chapter (``03_lstm``: "Exercise 3.1"), solutions missing, unfolded or without output."""
+    the chapter (``03_lstm``: "Exercise 3.1") or, on the introduction and the appendices, that
+    could clash with a chapter's (they are "Exercise 0.1", "Exercise A.1", see
+    ``book/_ext/sitefixes.py``), solutions missing, unfolded or without output."""
     found = []
     chapter = re.match(r"(\d+)_", stem)
     if chapter:
         found += [f"{number!r} does not name chapter {int(chapter.group(1))}" for number in numbers
                   if not re.fullmatch(rf"Exercise {int(chapter.group(1))}\.\d+", number)]
+    else:
+        found += [f"{number!r} could be a chapter's number (use 0.N or A.N)" for number in numbers
+                  if not re.fullmatch(r"Exercise (0|[A-Z])\.\d+", number)]
     if notebook and len(exercises) < MIN_EXERCISES:
         found.append(f"{len(exercises)} exercise(s), a chapter needs at least {MIN_EXERCISES}")
     found += [f"exercise label {label!r} is not {stem}-ex<N>" for label in exercises
@@ -540,3 +545,13 @@ def test_checker_catches_each_problem(tmp_path, chromium):
     assert not repository_problems(["https://github.com/o/book/issues/new?title=x",
                                     "https://mybinder.org/v2/gh/o/book/main?urlpath=x"],
                                    repository="https://github.com/o/book")
+
+
+def test_unnumbered_pages_number_exercises_apart_from_the_chapters():
+    """The introduction's and appendices' exercises are 0.N and A.N, never a bare N."""
+    ok = exercise_problems("appendix_x", ["appendix_x-ex1"], [], notebook=False,
+                           numbers=["Exercise B.1"])
+    assert ok == ["1 exercises but 0 solutions"]
+    assert not exercise_problems("intro", [], [], notebook=False, numbers=["Exercise 0.2"])
+    clash = exercise_problems("intro", [], [], notebook=False, numbers=["Exercise 1"])
+    assert clash == ["'Exercise 1' could be a chapter's number (use 0.N or A.N)"]

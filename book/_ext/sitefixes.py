@@ -13,8 +13,10 @@
    ``html_context`` chose one.
 3. Without numbered chapters Sphinx numbers exercises and figures through the whole book
    ("Exercise 16" in Chapter 6). We number them per page instead, prefixed by the chapter's
-   number where the page has one (``06_discussion``: "Exercise 6.1", "Fig. 6.1"; the
-   introduction and the appendices: "Exercise 1", ...). Cross-references use the same numbers.
+   number (``06_discussion``: "Exercise 6.1", "Fig. 6.1"), by 0 on the introduction (the root
+   page: "Exercise 0.1") and by the appendix's letter on the appendices, lettered A, B, ... in
+   table-of-contents order ("Exercise A.1"; their titles say "Appendix A: ..."), so no two
+   items of the book share a number. Cross-references use the same numbers.
 4. myst-nb's execution-statistics table (``{nb-exec-table}``) marks each page with an emoji,
    which shows as an empty box where no emoji font is installed (Debian's Chromium in CI); we
    write "ok" / "failed" instead.
@@ -31,6 +33,9 @@ import re
 from pathlib import Path
 
 from docutils import nodes
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -58,14 +63,48 @@ def _theme_default_mode(app, config):
     config.html_context = context
 
 
+def _in_toc_order(env) -> list[str]:
+    """Every page below the root page, in table-of-contents order."""
+    order: list[str] = []
+
+    def walk(docname):
+        for child in env.toctree_includes.get(docname, []):
+            if child not in order:
+                order.append(child)
+                walk(child)
+
+    walk(env.config.root_doc)
+    return order
+
+
+def page_prefixes(env) -> dict[str, int | str]:
+    """The number or letter that numbers a page's items: ``03_lstm`` 3, the root page 0,
+    appendices (pages named ``appendix_*``) A, B, ... in table-of-contents order."""
+    prefixes: dict[str, int | str] = {env.config.root_doc: 0}
+    appendices = [d for d in _in_toc_order(env) if d.rsplit("/", 1)[-1].startswith("appendix")]
+    prefixes.update({d: chr(ord("A") + i) for i, d in enumerate(appendices)})
+    for docname in env.found_docs:
+        if chapter := re.match(r"(\d+)_", docname.rsplit("/", 1)[-1]):
+            prefixes[docname] = int(chapter.group(1))
+    return prefixes
+
+
 def _number_by_chapter(app, env):
     """Renumber every enumerable item (exercise, figure, table, ...) per page, after Sphinx
     assigned book-wide numbers (``env.toc_fignumbers``), keeping the document order."""
+    prefixes = page_prefixes(env)
+    for docname, prefix in prefixes.items():
+        title = env.titles[docname].astext() if docname in env.titles else ""
+        named = re.match(r"Appendix ([A-Z])\b", title)
+        if isinstance(prefix, str) and (not named or named.group(1) != prefix):
+            logger.warning(f"{docname}: the title {title!r} should start with 'Appendix {prefix}:' "
+                           "(its letter in table-of-contents order numbers its exercises)",
+                           location=docname)
     for docname, by_type in env.toc_fignumbers.items():
-        chapter = re.match(r"(\d+)_", docname.rsplit("/", 1)[-1])
+        prefix = prefixes.get(docname)
         for numbers in by_type.values():
             for k, node_id in enumerate(sorted(numbers, key=numbers.__getitem__), start=1):
-                numbers[node_id] = (int(chapter.group(1)), k) if chapter else (k,)
+                numbers[node_id] = (prefix, k) if prefix is not None else (k,)
     return []
 
 
