@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import optimize as _opt
 from scipy import stats as _st
 
-from langlab.errors import ParameterError, check
+from langlab.errors import check
 
 #: Largest number of pairs for which the sign-flip p enumerates all 2**n flips; above it,
 #: :data:`N_RANDOM_FLIPS` seeded random flips (still deterministic).

@@ -13,18 +13,8 @@ Where the original gave a magnitude, :func:`judge_magnitude` judges it separatel
 interval is a :class:`~langlab.errors.ParameterError`, never a label: an effect that could not
 be computed has no verdict. The levels and margins come from :mod:`langlab.plan`.
 
-Earlier rules, from p-values rather than intervals against a claimed effect, kept for the
-exercises and callers that use them:
-
-- :func:`judge_faster`: a claim "A reaches the threshold in fewer steps than B", from a
-  two-sided test's p-value and the two means;
-- :func:`judge_separable`: "a representation tells Spanish from the rest", from the
-  confidence intervals of a probe's balanced accuracy in every condition;
-- :func:`judge_no_effect`: "pre-training does not change the probe", from Holm-adjusted
-  paired tests (:func:`holm`) and the intervals of the paired differences.
-
-The paired statistics they read (:func:`separability`, :func:`pretraining_effects`) and the
-sample-size estimate of the Discussion's last section (:func:`seeds_needed`) are here too.
+Besides: :func:`holm` (Holm's adjustment inside a family of comparisons) and
+:func:`all_overlap` (whether intervals share a point; Chapter 5).
 """
 from __future__ import annotations
 
@@ -32,12 +22,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-from scipy import stats as _st
 
 from langlab.errors import ParameterError
-from langlab.stats import mean_ci
-
 from langlab.plan import ALPHA, CHANCE, CONFIDENCE, DELTA  # noqa: F401  (their home is the plan)
 
 REPRODUCED, CONTRADICTED, NOT_REPRODUCED = "reproduced", "contradicted", "not reproduced"
@@ -182,49 +168,6 @@ def judge_equivalence(low: float, high: float, *, margin: float, null: float = 0
     return Verdict(INCONCLUSIVE, f"the interval {interval} holds {f(null)} and reaches past {band}")
 
 
-def judge_faster(mean_a: float, mean_b: float, p: float, *, alpha: float = ALPHA) -> str:
-    """Claim 'A reaches the threshold in fewer steps than B' (Chapter 6).
-
-    *reproduced* when the test rejects (``p < alpha``) and A's mean is the smaller,
-    *contradicted* when it rejects the other way, *not reproduced* otherwise (also for a NaN
-    ``p``, which rejects nothing).
-    """
-    if p < alpha:
-        return REPRODUCED if mean_a < mean_b else CONTRADICTED
-    return NOT_REPRODUCED
-
-
-def judge_separable(ci_lows, ci_highs, *, chance: float = CHANCE, delta: float = DELTA) -> str:
-    """Claim 'it tells Spanish from the rest', in every condition (Chapter 6).
-
-    *reproduced* when every interval's low end lies above ``chance``; *contradicted* when every
-    interval's high end lies below ``chance + delta`` (at chance, up to the margin);
-    *not reproduced* otherwise. A NaN bound satisfies neither, so it gives *not reproduced*.
-    """
-    if all(low > chance for low in ci_lows):
-        return REPRODUCED
-    if all(high < chance + delta for high in ci_highs):
-        return CONTRADICTED
-    return NOT_REPRODUCED
-
-
-def judge_no_effect(p_values, ci_lows, ci_highs, *, alpha: float = ALPHA,
-                    delta: float = DELTA) -> str:
-    """Claim 'pre-training does not change the probe' (vs no pre-training; Chapter 6).
-
-    *contradicted* when the smallest Holm-adjusted p-value lies below ``alpha``; *reproduced*
-    when, besides, every difference's interval lies within ``(-delta, delta)``;
-    *not reproduced* (inconclusive) otherwise. The smallest adjusted p-value is Python's
-    ``min`` over :func:`holm`'s output, as the book has always computed it.
-    """
-    if min(holm(p_values)) < alpha:
-        return CONTRADICTED
-    bounds = zip(ci_lows, ci_highs)
-    if all(-delta < low and high < delta for low, high in bounds):
-        return REPRODUCED
-    return NOT_REPRODUCED
-
-
 def holm(p_values) -> np.ndarray:
     """Holm-adjusted p-values (family-wise error over comparisons), in the input's order.
 
@@ -242,77 +185,6 @@ def holm(p_values) -> np.ndarray:
     return out
 
 
-def faster_word(mean_a: float, mean_b: float, p: float, *, alpha: float = ALPHA) -> str:
-    """'sooner than', 'later than' or 'no differently from': :func:`judge_faster`'s rule in words."""
-    if p < alpha:
-        return "sooner than" if mean_a < mean_b else "later than"
-    return "no differently from"
-
-
-def linear_binary(table: pd.DataFrame, representation: str) -> pd.DataFrame:
-    """Per-seed balanced accuracy of the linear probe on the binary task (seed x condition)."""
-    part = table[(table["representation"] == representation) & (table["task"] == "binary")
-                 & (table["probe"] == "linear")]
-    return part.pivot_table(index="seed", columns="condition", values="balanced_accuracy")
-
-
-def separability(table: pd.DataFrame, representation: str, *, conditions,
-                 confidence: float = CONFIDENCE) -> pd.DataFrame:
-    """Mean and interval over seeds of the linear binary probe, one row per condition."""
-    scores = linear_binary(table, representation)
-    rows = []
-    for condition in [c for c in conditions if c in scores]:
-        mean, low, high = mean_ci(scores[condition].dropna(), confidence=confidence)
-        rows.append({"condition": condition, "mean": mean, "ci_low": low, "ci_high": high})
-    return pd.DataFrame(rows).set_index("condition")
-
-
-def pretraining_effects(table: pd.DataFrame, representation: str, *, conditions,
-                        confidence: float = CONFIDENCE) -> pd.DataFrame:
-    """Each condition minus none, paired by seed (a seed's probes share their splits).
-
-    Columns: ``difference`` (mean over seeds), ``ci_low``, ``ci_high``, ``p`` (paired
-    t-test; NaN when every seed gives the same difference, where the test is undefined) and
-    ``p_holm`` (:func:`holm` over the conditions).
-    """
-    scores = linear_binary(table, representation)
-    rows = []
-    for condition in [c for c in conditions if c != "none" and c in scores]:
-        pair = scores[["none", condition]].dropna()
-        diff = pair[condition] - pair["none"]
-        mean, low, high = mean_ci(diff, confidence=confidence)
-        p = float(_st.ttest_rel(pair[condition], pair["none"]).pvalue) if diff.std() > 0 else np.nan
-        rows.append({"condition": condition, "difference": mean, "ci_low": low,
-                     "ci_high": high, "p": p})
-    effects = pd.DataFrame(rows).set_index("condition")
-    effects["p_holm"] = holm(effects["p"])
-    return effects
-
-
-def largest_effect(effects: pd.DataFrame) -> pd.Series:
-    """The row of ``effects`` (:func:`pretraining_effects`, maybe several concatenated) with
-    the largest absolute difference from none."""
-    rows = effects.reset_index(drop=True)
-    return rows.iloc[int(rows["difference"].abs().to_numpy().argmax())]
-
-
-def baseline_mean(table: pd.DataFrame, condition: str, representation: str) -> float:
-    """Mean balanced accuracy (%) of the linear binary probe for one condition and
-    representation (an untrained network, the input), NaN when there is no such row."""
-    part = table[(table["condition"] == condition) & (table["representation"] == representation)
-                 & (table["task"] == "binary") & (table["probe"] == "linear")]
-    return float(100 * part["balanced_accuracy"].mean()) if len(part) else float("nan")
-
-
-def against(value: float, low: float, high: float) -> str:
-    """Where a baseline's ``value`` lies relative to the trained networks' range [low, high]."""
-    if value > high:
-        return "more than any trained network"
-    if value < low:
-        return "less than any trained network"
-    return "within the range of the trained networks"
-
-
 def all_overlap(intervals) -> bool:
     """Whether one value lies inside every interval ``(low, high)`` (Chapter 5).
 
@@ -323,18 +195,3 @@ def all_overlap(intervals) -> bool:
         raise ParameterError("all_overlap needs at least one (low, high) interval, got none")
     lows, highs = zip(*intervals)
     return max(lows) <= min(highs)
-
-
-def seeds_needed(difference: float, *, sd: float, alpha: float = ALPHA,
-                 power: float = 0.8) -> int | None:
-    """Runs per condition a two-sided two-sample test needs to detect ``difference``.
-
-    The normal approximation ``2 * ((z(1 - alpha/2) + z(power)) * sd / difference)**2``,
-    rounded up and at least 2; ``None`` for a difference <= 0 (Chapter 6).
-    """
-    if not 0 < alpha < 1 or not 0 < power < 1:
-        raise ParameterError(f"alpha and power must lie in (0, 1), got {alpha} and {power}")
-    if difference <= 0:
-        return None
-    z = _st.norm.ppf(1 - alpha / 2) + _st.norm.ppf(power)
-    return max(2, int(math.ceil(2 * (z * sd / difference) ** 2)))

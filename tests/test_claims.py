@@ -1,7 +1,5 @@
 """langlab.claims: the plan applied to results tables with planted effects, every claim's
 verdict, the dose rule, probe claims, seeds needed."""
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
