@@ -33,6 +33,7 @@ import pandas as pd
 
 from langlab import runs
 from langlab.errors import DataError, check
+from langlab.plan import PROBE_METRIC
 from langlab.presets import as_preset
 from langlab.probing import (INPUT, PROBES, TASKS, UNTRAINED, ProbeConfig, other_targets_table, probe,
                              probe_clips, probe_table, task_labels)
@@ -451,7 +452,8 @@ def learned_information(results: pd.DataFrame, *, conditions: Sequence[str] = CO
     pd.DataFrame
         One row per (representation, condition): ``representation``, ``condition``,
         ``metric``, ``n``, ``trained``, ``untrained`` (means over seeds), ``above_chance``,
-        ``above_chance_low``, ``above_chance_high``, ``above_chance_mde`` and ``learned``, ``learned_low``,
+        ``above_chance_low``, ``above_chance_high``, ``above_chance_mde``, ``above_chance_p`` and
+        ``learned``, ``learned_low``,
         ``learned_high``, ``learned_p``, ``learned_mde``.
     """
     from langlab.paired import paired_effect
@@ -473,6 +475,7 @@ def learned_information(results: pd.DataFrame, *, conditions: Sequence[str] = CO
                          "trained": float(trained.mean()), "untrained": float(part[UNTRAINED].mean()),
                          "above_chance": above.mean, "above_chance_low": above.low,
                          "above_chance_high": above.high, "above_chance_mde": above.mde,
+                         "above_chance_p": above.p,
                          "learned": learned.mean,
                          "learned_low": learned.low, "learned_high": learned.high, "learned_p": learned.p,
                          "learned_mde": learned.mde})
@@ -499,13 +502,13 @@ def pretraining_effects(results: pd.DataFrame, *, conditions: Sequence[str] = CO
     return pd.DataFrame(rows)
 
 
-#: The probe score the claims are judged on: ROC AUC of the binary task's linear probe, which
-#: does not depend on where a threshold sits (chance 0.5); the same as Chapter 5's
-#: (:data:`langlab.autoencoder.CLAIM_METRIC`).
-CLAIM_METRIC = "auc"
+#: The probe score the claims are judged on (:data:`langlab.plan.PROBE_METRIC`): ROC AUC of
+#: the binary task's linear probe, which does not depend on where a threshold sits (chance
+#: 0.5); the same as Chapter 5's (:data:`langlab.autoencoder.CLAIM_METRIC`).
+CLAIM_METRIC = PROBE_METRIC
 #: The columns of :func:`claim_rows` (Chapter 5's :func:`langlab.autoencoder.claim_rows` has the
 #: same, without ``kind``).
-CLAIM_COLUMNS = ("name", "claim", "kind", "metric", "n", "estimate", "low", "high", "mde", "null",
+CLAIM_COLUMNS = ("name", "claim", "kind", "metric", "n", "estimate", "low", "high", "mde", "p", "null",
                  "claimed", "verdict", "reason")
 _METRIC_WORDS = {"auc": "ROC AUC", "balanced_accuracy": "balanced accuracy", "accuracy": "accuracy"}
 
@@ -543,7 +546,8 @@ def claim_rows(results: pd.DataFrame, *, conditions: Sequence[str] = CONDITIONS,
     pd.DataFrame
         Columns :data:`CLAIM_COLUMNS`. ``estimate`` is the score itself for *above chance*
         (``null`` = chance) and a paired difference for the others (``null`` = 0); ``claimed``
-        is the effect judged against; all as proportions (not percent).
+        is the effect judged against; all as proportions (not percent). ``p``: the exact
+        sign-flip p of the paired comparison (:func:`langlab.paired.paired_effect`).
     """
     from langlab import plan
     from langlab.verdicts import judge, judge_equivalence
@@ -560,13 +564,15 @@ def claim_rows(results: pd.DataFrame, *, conditions: Sequence[str] = CONDITIONS,
                      "claim": f"the LSTM's {rep} separates Spanish from the rest", "kind": "above chance",
                      "metric": f"{what}, mean over pre-training conditions", "n": int(r["n"]),
                      "estimate": r["trained"], "low": low, "high": high, "mde": r["above_chance_mde"],
+                     "p": r["above_chance_p"],
                      "null": plan.CHANCE, "claimed": claimed, "verdict": v.label, "reason": v.reason})
         v = judge(r["learned_low"], r["learned_high"], claimed=plan.MIN_LEARNED, scale=100, unit=" pp")
         rows.append({"name": f"lstm_{rep}_learned", "claim": f"training put that information into {rep}",
                      "kind": "put there by training",
                      "metric": f"{what}: trained minus untrained network, paired by seed", "n": int(r["n"]),
                      "estimate": r["learned"], "low": r["learned_low"], "high": r["learned_high"],
-                     "mde": r["learned_mde"], "null": 0.0, "claimed": plan.MIN_LEARNED, "verdict": v.label,
+                     "mde": r["learned_mde"], "p": r["learned_p"], "null": 0.0, "claimed": plan.MIN_LEARNED,
+                     "verdict": v.label,
                      "reason": v.reason})
     effects = pretraining_effects(results, conditions=[c for c in conditions if c != "none"], metric=metric,
                                   task=task)
@@ -576,7 +582,7 @@ def claim_rows(results: pd.DataFrame, *, conditions: Sequence[str] = CONDITIONS,
                      "claim": f"pre-training on {e['condition']!r} does not change what a probe reads "
                               f"from {e['representation']}", "kind": "no effect of pre-training",
                      "metric": f"{what}: {e['condition']} minus none, paired by seed", "n": int(e["n"]),
-                     "estimate": e["mean"], "low": e["low"], "high": e["high"], "mde": e["mde"],
+                     "estimate": e["mean"], "low": e["low"], "high": e["high"], "mde": e["mde"], "p": e["p"],
                      "null": 0.0, "claimed": 0.0, "verdict": v.label, "reason": v.reason})
     return pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
 
