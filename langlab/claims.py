@@ -53,6 +53,26 @@ def _relative(x: float) -> float:
     return math.expm1(x)
 
 
+def with_speech(results: pd.DataFrame, *, metrics, languages=plan.SPEECH_LANGUAGES,
+                name: str = plan.SPEECH_REFERENCE, by: str = "seed") -> pd.DataFrame:
+    """``results`` with one more row per seed, condition ``name``: the geometric mean of each
+    of ``metrics`` over ``languages`` (the speech counterpart of the controls made from a
+    balanced mix of them; :data:`langlab.plan.SPEECH_REFERENCE`). Seeds that lack one of the
+    languages get no row; without all the languages ``results`` comes back unchanged."""
+    present = set(results["condition"])
+    if name in present or not set(languages) <= present:
+        return results
+    part = results[results["condition"].isin(languages)]
+    counts = part.groupby(by)["condition"].nunique()
+    complete = counts.index[counts == len(languages)]
+    part = part[part[by].isin(complete)]
+    logs = part[[by, *metrics]].assign(**{m: np.log(part[m].astype(float)) for m in metrics})
+    speech = np.exp(logs.groupby(by)[list(metrics)].mean()).reset_index().assign(condition=name)
+    if "censored" in results:
+        speech["censored"] = part.groupby(by)["censored"].any().reindex(speech[by]).to_numpy()
+    return pd.concat([results, speech], ignore_index=True)
+
+
 def speed_claims(results: pd.DataFrame, *, claims=plan.CLAIMS, families=plan.FAMILIES,
                  confidence: float = plan.CONFIDENCE, power: float = plan.POWER,
                  alpha: float = plan.ALPHA) -> pd.DataFrame:
@@ -65,6 +85,7 @@ def speed_claims(results: pd.DataFrame, *, claims=plan.CLAIMS, families=plan.FAM
     ``mde`` is the smallest detectable relative *reduction* (``1 - exp(-mde)`` of the log
     scale); the verdict is :func:`langlab.verdicts.judge` of the interval against ``claimed``.
     """
+    results = with_speech(results, metrics=sorted({c.endpoint for c in claims}))
     present = set(results["condition"])
     by_pair = {}
     for pairs in families.values():
@@ -92,8 +113,9 @@ def speed_claims(results: pd.DataFrame, *, claims=plan.CLAIMS, families=plan.FAM
 
 
 def untested(results: pd.DataFrame, *, claims=plan.CLAIMS) -> list[str]:
-    """The claims of ``claims`` whose conditions ``results`` does not hold."""
-    present = set(results["condition"])
+    """The claims of ``claims`` whose conditions ``results`` does not hold (``"speech"`` counts
+    as held when its languages are)."""
+    present = set(with_speech(results, metrics=[])["condition"])
     return [c.text for c in claims if not set(c.pair) <= present]
 
 

@@ -46,7 +46,7 @@ def test_speed_claims_planted():
     assert got["it vs none"] == "reproduced"           # 10 % faster, tight
     assert got["it vs ja"] == "reproduced"
     assert got["es vs it"] == "reproduced"
-    assert got["it vs noise"] == "reproduced"
+    assert got["speech vs noise"] == "reproduced"        # speech: geometric mean of es, it, ja
     row = result.set_index("comparison").loc["it vs none"]
     assert row["estimate"] == pytest.approx(-0.1, abs=0.01)
     assert row["low"] < row["estimate"] < row["high"]
@@ -55,8 +55,22 @@ def test_speed_claims_planted():
     # Holm inside the family "speech vs none" (es, it, ja): it's p_holm is at least its p
     assert row["p_holm"] >= row["p"]
     # shuffled / reversed were not run: left out, and listed
-    assert "it vs shuffled" not in got
+    assert "speech vs shuffled" not in got
     assert any("shuffled" in text for text in claims.untested(table))
+
+
+def test_with_speech_is_the_geometric_mean_of_the_languages():
+    table = claims.judged_runs(runs({"es": -0.2, "it": -0.1, "ja": 0.0}))
+    out = claims.with_speech(table, metrics=["val_loss_auc"])
+    speech = out[out["condition"] == "speech"].set_index("seed")["val_loss_auc"]
+    langs = table[table["condition"].isin(["es", "it", "ja"])].pivot_table(
+        index="seed", columns="condition", values="val_loss_auc")
+    np.testing.assert_allclose(speech, np.exp(np.log(langs).mean(axis=1)))
+    assert bool(out.loc[out["condition"] == "speech", "censored"].any()) is False
+    short = table[~((table["condition"] == "ja") & (table["seed"] == 3))]
+    assert 3 not in set(claims.with_speech(short, metrics=["val_loss_auc"]).query("condition == 'speech'")["seed"])
+    no_ja = table[table["condition"] != "ja"]
+    assert claims.with_speech(no_ja, metrics=["val_loss_auc"]) is no_ja
 
 
 def test_speed_claims_other_verdicts():
