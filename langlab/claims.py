@@ -53,6 +53,11 @@ def _relative(x: float) -> float:
     return math.expm1(x)
 
 
+def _reduction(mde: float) -> float:
+    """The smallest detectable log-scale effect as a relative reduction (inf and NaN kept)."""
+    return -math.expm1(-mde) if math.isfinite(mde) else mde
+
+
 def with_speech(results: pd.DataFrame, *, metrics, languages=plan.SPEECH_LANGUAGES,
                 name: str = plan.SPEECH_REFERENCE, by: str = "seed") -> pd.DataFrame:
     """``results`` with one more row per seed, condition ``name``: the geometric mean of each
@@ -107,7 +112,7 @@ def speed_claims(results: pd.DataFrame, *, claims=plan.CLAIMS, families=plan.FAM
         rows.append({"name": c.name, "claim": c.text, "source": c.source,
                      "comparison": f"{c.pair[0]} vs {c.pair[1]}",
                      "n": int(row["n"]), "estimate": _relative(row["mean"]), "low": low, "high": high,
-                     "mde": -math.expm1(-row["mde"]), "null": 0.0, "claimed": claimed, "p": row["p"],
+                     "mde": _reduction(row["mde"]), "null": 0.0, "claimed": claimed, "p": row["p"],
                      "p_holm": row["p_holm"], "verdict": verdict.label, "reason": verdict.reason})
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
@@ -143,7 +148,7 @@ def magnitude_claims(results: pd.DataFrame, *, claims=plan.CLAIMS,
                      "claim": f"{c.text}: by {100 * c.magnitude:.0f} % ({endpoint})",
                      "source": c.source, "comparison": f"{c.pair[0]} vs {c.pair[1]}",
                      "n": int(row["n"]), "estimate": -math.expm1(row["mean"]), "low": low,
-                     "high": high, "mde": -math.expm1(-row["mde"]), "null": 0.0, "claimed": c.magnitude,
+                     "high": high, "mde": _reduction(row["mde"]), "null": 0.0, "claimed": c.magnitude,
                      "p": row["p"], "p_holm": row["p"], "verdict": verdict.label,
                      "reason": verdict.reason, "n_censored": censored})
     return pd.DataFrame(rows, columns=[*COLUMNS, "n_censored"])

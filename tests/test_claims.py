@@ -165,3 +165,11 @@ def test_combine_equivalence_passes_not_tested_on():
     v = claims.combine_equivalence([V("reproduced", "a"), V(verdicts.NOT_TESTED, "budget")],
                                    conditions=["x", "y"])
     assert (v.label, v.reason) == (verdicts.NOT_TESTED, "budget")
+
+
+def test_five_seeds_detect_nothing():
+    """With 5 pairs the exact test cannot reach 0.05: the detectable effect is infinite."""
+    table = claims.judged_runs(runs({"it": -0.1, "ja": 0.0}, n_seeds=5))
+    result = claims.speed_claims(table).set_index("comparison")
+    assert np.isinf(result.loc["it vs none", "mde"])
+    assert np.isinf(claims.magnitude_claims(table).iloc[0]["mde"])
