@@ -21,7 +21,7 @@ from scipy import stats as _st
 
 from langlab.errors import check
 
-#: Largest number of pairs for which the sign-flip p enumerates all 2**n flips; above it,
+#: Largest number of pairs for which the sign-flip p enumerates all ``2**n`` flips; above it,
 #: :data:`N_RANDOM_FLIPS` seeded random flips (still deterministic).
 EXACT_MAX = 22
 N_RANDOM_FLIPS = 200_000
@@ -54,10 +54,10 @@ def _level(value, name):
 def sign_flip_p(d) -> float:
     """Two-sided sign-flip permutation p of the mean of the differences ``d``.
 
-    Under "no difference" each difference's sign is a fair coin; p is the share of the 2**n
+    Under "no difference" each difference's sign is a fair coin; p is the share of the ``2**n``
     sign patterns whose ``|sum|`` is at least the observed one (exact up to
     :data:`EXACT_MAX` pairs, else :data:`N_RANDOM_FLIPS` seeded random patterns). With
-    every difference on one side, p = 2 / 2**n: 5 seeds cannot go below 1/16.
+    every difference on one side, ``p = 2 / 2**n``: 5 seeds cannot go below 1/16.
     """
     d = np.asarray(d, dtype=float)
     observed = abs(d.sum())
