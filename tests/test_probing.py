@@ -373,3 +373,26 @@ def test_other_targets_table_speaker_chance_and_rows():
     assert speaker.loc["x", "balanced_accuracy"] > 0.8  # the speaker offsets are strong
     assert speaker.loc["noise", "balanced_accuracy"] < 0.4
     assert table.set_index(["representation", "task"]).loc[("x", "duration"), "r2"] > 0.9
+
+
+@pytest.mark.parametrize("language, significant", [(2.0, True), (0.0, False)])
+def test_permutation_test_agrees_with_sklearns(language, significant):
+    """Chapter 4's check, moved here: probing.probe's permutation test is scikit-learn's
+    permutation_test_score with groups=speaker (shuffles within speakers, same folds, balanced
+    accuracy, the same class-weighted pipeline); its permutations come from another generator,
+    so the p-values agree up to the randomness of the draws."""
+    from sklearn.model_selection import permutation_test_score
+
+    X, locales, groups = multilingual(language=language, n_speakers=6)
+    y, _ = probing.task_labels(locales, task="binary")
+    config = probing.ProbeConfig(n_splits=3, n_permutations=30)
+    folds = probing.grouped_splits(y, groups, n_splits=3, seed=0)
+    score, null, p_sklearn = permutation_test_score(
+        probing.linear_probe(config=config), X, y, groups=groups, cv=folds,
+        scoring="balanced_accuracy", n_permutations=30, random_state=0)
+    ours = probing.probe(X, y, groups, config=config)
+    assert ours["balanced_accuracy"] == pytest.approx(score, abs=1e-6)
+    if significant:
+        assert ours["p_value"] == p_sklearn == pytest.approx(1 / 31)
+    else:
+        assert ours["p_value"] > 0.1 and p_sklearn > 0.1
