@@ -173,3 +173,33 @@ def test_five_seeds_detect_nothing():
     result = claims.speed_claims(table).set_index("comparison")
     assert np.isinf(result.loc["it vs none", "mde"])
     assert np.isinf(claims.magnitude_claims(table).iloc[0]["mde"])
+
+
+def probe_results(reps, conditions, *, n_seeds=6, seed=0):
+    """A probe table like lstm_probe_experiment's / ae_probe_experiment's (linear binary rows)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for rep in reps:
+        for c in conditions:
+            for s in range(n_seeds):
+                v = 0.65 + (0.05 if c == "untrained" else 0.0) + rng.normal(0, 0.01)
+                rows.append({"condition": c, "seed": s, "representation": rep, "task": "binary",
+                             "probe": "linear", "auc": v, "balanced_accuracy": v - 0.02})
+    return pd.DataFrame(rows)
+
+
+def test_fold_reads_the_chapters_claim_rows():
+    """The schemas of Chapters 4 and 5's claim rows fold into the claims table."""
+    from langlab import autoencoder, lstm_probes
+
+    lstm = lstm_probes.claim_rows(probe_results(["h", "c"], ["none", "es", "it", "ja", "untrained"]),
+                                  conditions=("none", "es", "it", "ja"))
+    for rep in ("h", "c"):
+        folded = claims.fold_probe_claims(lstm, prefix=f"lstm_{rep}_", key=rep, label=f"LSTM's {rep}")
+        assert list(folded["name"]) == [f"{rep}_above_chance", f"{rep}_learned", f"{rep}_no_pretraining_effect"]
+        assert set(folded["verdict"]) <= set(verdicts.LABELS)
+        assert folded.set_index("name").loc[f"{rep}_learned", "verdict"] == "contradicted"
+    ae_rows = autoencoder.claim_rows(probe_results(["latent"], ["none", "it", "untrained"]),
+                                     pd.DataFrame({"seed": range(6), "stop_reason": ["plateau"] * 6}))
+    folded = claims.fold_probe_claims(ae_rows, prefix="ae_", key="latent", label="autoencoder's code")
+    assert len(folded) == 3 and set(folded["verdict"]) <= set(verdicts.LABELS)
