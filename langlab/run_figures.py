@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from langlab import book
 from langlab.store import atomic_write_bytes
 
 #: What each figure shows (``README.md``); a figure is drawn only when its table has the data.
@@ -82,6 +83,7 @@ def _interval(values: np.ndarray) -> tuple[float, float, float]:
 def _strip(ax, table, metric: str, *, censored: str | None = None) -> None:
     """Seeds as points per condition, the mean and its interval in black; censored runs hollow."""
     order = list(dict.fromkeys(table["condition"]))
+    colours = book.palette(order)  # one colour per condition, as in the book
     for i, cond in enumerate(order):
         part = table[table["condition"] == cond]
         y = part[metric].astype(float).to_numpy()
@@ -89,9 +91,10 @@ def _strip(ax, table, metric: str, *, censored: str | None = None) -> None:
         hollow = (part[censored].astype(bool).to_numpy() if censored and censored in part
                   else np.zeros(len(y), bool))
         if (~hollow).any():
-            ax.scatter(x[~hollow], y[~hollow], color="C0", alpha=0.7, zorder=3, label="one seed")
+            ax.scatter(x[~hollow], y[~hollow], color=colours[cond], alpha=0.7, zorder=3,
+                       label="one seed")
         if hollow.any():
-            ax.scatter(x[hollow], y[hollow], facecolors="none", edgecolors="C0", zorder=3,
+            ax.scatter(x[hollow], y[hollow], facecolors="none", edgecolors=colours[cond], zorder=3,
                        label="censored: did not reach the threshold")
         mean, low, high = _interval(y)
         ax.errorbar([i + 0.3], [mean], yerr=[[mean - low], [high - mean]] if np.isfinite(low)
@@ -130,8 +133,10 @@ def _probe_bars(ax, table) -> bool:
                  for c in order]
         means = np.array([s[0] for s in stats])
         err = np.array([[m - lo, hi - m] for m, lo, hi in stats]).T
+        colour = (book.representation_palette([group])[group]
+                  if group in book.REPRESENTATION_COLOURS else "0.5")
         ax.bar(x, means, width=width, label=str(group) if group is not None else metric,
-                      alpha=0.85)
+               alpha=0.85, color=colour)
         ax.errorbar(x, means, yerr=np.nan_to_num(err), fmt="none", ecolor="k", capsize=3,
                     zorder=4)
         for xi, cond in zip(x, order):
@@ -149,11 +154,12 @@ def _probe_bars(ax, table) -> bool:
 
 def _curves(ax, curves, *, order: list[str], threshold: float | None) -> None:
     order = order + [c for c in dict.fromkeys(curves["condition"]) if c not in order]
+    colours = book.palette(order)  # one colour per condition, as in the book
     for cond in order:
         part = curves[curves["condition"] == cond]
         if not len(part):
             continue
-        line, = ax.plot(part["step"], part["mean"], label=cond)
+        line, = ax.plot(part["step"], part["mean"], label=cond, color=colours[cond])
         if {"ci_low", "ci_high"} <= set(part.columns):  # the band, floored for the log axis
             mean = part["mean"].to_numpy(float)
             low = np.maximum(part["ci_low"].to_numpy(float), mean / 10)
