@@ -217,3 +217,17 @@ def test_common_gain_plays_every_clip_without_clipping():
         book.player(np.array([np.nan, 0.1]), sr=8000)
     with pytest.raises(ParameterError, match="at least one"):
         book.common_gain([])
+
+
+def test_chapters_take_colours_from_the_palette(root):
+    """No page colours lines with matplotlib's cycle ("C0", f"C{i}") or a named seaborn palette:
+    those give Spanish another colour on every page. Colours come from book.palette and
+    book.representation_palette (greys where a colour means no language or condition)."""
+    import re
+
+    cycle = re.compile(r"""(colou?r|edgecolors?|facecolors?|ecolor)\s*=\s*f?["']C(\d|\{)""")
+    named = re.compile(r"""color_palette\(|palette\s*=\s*["']""")
+    found = [f"{page.name}:{n}: {line.strip()}" for page in sorted((root / "book").glob("*.md"))
+             for n, line in enumerate(page.read_text().splitlines(), start=1)
+             if cycle.search(line) or named.search(line)]
+    assert not found, "colours not from langlab.book:\n" + "\n".join(found)
