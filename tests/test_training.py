@@ -396,3 +396,64 @@ def test_the_returned_model_carries_the_optimizer_state(data, tmp_path):
         warnings.simplefilter("error")  # no "skipping variable loading for optimizer"
         loaded = keras.models.load_model(tmp_path / "m.keras")
     assert int(loaded.optimizer.iterations.numpy()) == TINY.max_steps
+
+
+# --------------------------------------------------------------------------------------------
+# The design of Chapter 3
+# --------------------------------------------------------------------------------------------
+def test_the_book_and_paper_designs_meet_the_plan():
+    for name in ("book", "paper"):
+        grid = training.DESIGNS[name]
+        assert len(grid.doses) >= 3 and grid.doses[-1] / grid.doses[0] >= 30 and len(grid.seeds) >= 10
+        arms = grid.arms()
+        assert arms["arm"].is_unique and (arms["condition"] == "none").sum() == 1
+        assert {"es", "it", "ja"} <= set(grid.dose_conditions)
+        top = arms[(arms["pretrain_epochs"] == grid.top_dose) & ~arms["reset_optimizer"]]
+        assert set(pretraining.DESIGN_CONDITIONS) - {"none"} <= set(top["condition"])  # all judged at one dose
+        assert arms["reset_optimizer"].any()
+
+
+def test_design_steps_count_every_run():
+    steps = training.design_steps("book", pretrain_steps_per_epoch=4)
+    grid, config = training.DESIGNS["book"], training.PRESETS["book"]
+    assert steps["runs"].eq(len(grid.seeds)).all()
+    none = steps.set_index("arm").loc["none"]
+    assert none["pretrain_steps"] == 0 and none["steps"] == len(grid.seeds) * config.max_steps
+    it32 = steps.set_index("arm").loc["it x32"]
+    assert it32["steps"] == len(grid.seeds) * (32 * 4 + config.max_steps)
+    # from the preset's own sizes: 72 clips of 188 frames, two 94-frame segments each, batch 32
+    assert training.design_steps("book").set_index("arm").loc["it x1", "pretrain_steps"] == 144 // 32
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"doses": (8, 1)}, "increase"), ({"doses": (0, 1)}, r"doses\[0\]"),
+    ({"controls": ("fr",)}, "unknown"), ({"dose_conditions": ("none", "it")}, "arm of its own"),
+    ({"reset_dose": 4}, "reset_dose"), ({"seeds": (1, 1)}, "repeated"),
+])
+def test_bad_designs_are_refused(change, match):
+    with pytest.raises(ParameterError, match=match):
+        dataclasses.replace(training.DESIGNS["smoke"], **change)
+
+
+@pytest.mark.slow
+def test_design_experiment_runs_every_arm_as_ordinary_runs(store):
+    from langlab.presets import get_preset
+    preset = get_preset("smoke")
+    grid = training.design(preset)
+    results, curves = training.design_experiment(preset, store=store, n_jobs=1, progress=False, histories=True)
+    assert list(results.columns[:len(training.DESIGN_COLUMNS)]) == list(training.DESIGN_COLUMNS)
+    assert list(results["arm"].unique()) == list(grid.arms()["arm"])
+    assert len(results) == len(grid.arms()) * len(grid.seeds)
+    by_arm = results.groupby("arm")
+    assert all(tuple(sorted(s)) == grid.seeds for _, s in by_arm["seed"])
+    steps = results.groupby("arm")["pretrain_steps"].first()
+    assert steps["none"] == 0 and steps["it x2"] == 2 * steps["it x1"] > 0
+    assert steps["it x2 reset"] == steps["it x2"]
+    reset = results.set_index(["arm", "seed"])["val_loss_auc"]
+    assert not np.allclose(reset["it x2 reset"], reset["it x2"])
+    # the dose-1 arms are the preset's own runs; "none" is one run per seed whatever the dose
+    own = training.lstm_experiment(preset, conditions=["none", "it"], store=store, n_jobs=1, progress=False)
+    assert set(own["key"]) <= set(results["key"])
+    assert set(curves["arm"]) == set(results["arm"]) and {"step", "val_loss", "phase"} <= set(curves.columns)
+    again = training.design_experiment(preset, store=store, n_jobs=1, progress=False)
+    pd.testing.assert_frame_equal(results, again)
