@@ -190,10 +190,13 @@ def _nuisance_targets(S, table, n_frames) -> dict[str, np.ndarray]:
 
 def _fill(preset, condition: str, seed: int, folder: Path, *, store, data_dir, prepared) -> dict:
     """Probe one unit's representations (``prepared``) and write rows, states and clips."""
+    from threadpoolctl import threadpool_limits
+
     S, table, n_frames = _probe_inputs(preset, store=store, data_dir=data_dir)
-    result = _probe_unit(prepared, table["locale"].to_numpy(), table["client_id"].to_numpy(),
-                         config=preset.probing, seed=seed, permute=PERMUTED,
-                         nuisance_targets=_nuisance_targets(S, table, n_frames))
+    with threadpool_limits(limits=1):  # small products: BLAS threads only fight (6x slower on a busy machine)
+        result = _probe_unit(prepared, table["locale"].to_numpy(), table["client_id"].to_numpy(),
+                             config=preset.probing, seed=seed, permute=PERMUTED,
+                             nuisance_targets=_nuisance_targets(S, table, n_frames))
     result.insert(0, "seed", seed)
     result.insert(0, "condition", condition)
     result["n_frames"] = n_frames
@@ -342,10 +345,13 @@ def _fill_checkpoints(preset, condition: str, seed: int, folder: Path, *, store,
     y, _ = task_labels(table["locale"].to_numpy(), task="binary")
     groups = table["client_id"].to_numpy()
     config = dataclasses.replace(preset.probing, n_permutations=0)
+    from threadpoolctl import threadpool_limits
+
     rows = []
     for order, (name, (step, states)) in enumerate(prepared.items()):
         for rep in CHECKPOINT_REPRESENTATIONS:
-            result = probe(states[rep], y, groups, config=config, seed=config.seed + seed)
+            with threadpool_limits(limits=1):
+                result = probe(states[rep], y, groups, config=config, seed=config.seed + seed)
             rows.append({"condition": condition, "seed": seed, "checkpoint": name, "order": order,
                          "step": step, "representation": rep, "task": "binary",
                          "balanced_accuracy": result["balanced_accuracy"], "auc": result["auc"],

@@ -396,3 +396,13 @@ def test_permutation_test_agrees_with_sklearns(language, significant):
         assert ours["p_value"] == p_sklearn == pytest.approx(1 / 31)
     else:
         assert ours["p_value"] > 0.1 and p_sklearn > 0.1
+
+
+def test_ridge_predictions_are_sklearns_ridge():
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(2)
+    X, y, T = rng.normal(size=(40, 6)), rng.normal(size=40), rng.normal(size=(7, 6))
+    found = probing.ridge_predictions(X, y, T, alphas=[0.1, 10.0])
+    for j, alpha in enumerate([0.1, 10.0]):
+        np.testing.assert_allclose(found[:, j], Ridge(alpha=alpha).fit(X, y).predict(T), atol=1e-10)
