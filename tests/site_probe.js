@@ -33,6 +33,18 @@ async () => {
                                       && img.naturalWidth === 0).map(img => img.getAttribute('src')),
     undescribedImages: Array.from(root.querySelectorAll('img')).filter(img => !described(img))
                             .map(img => img.getAttribute('src')),
+    // A table wider than the content column, or than the output box it sits in, is cut off
+    // or scrolls sideways (a folded table measures 0 px and is not judged).
+    wideTables: Array.from(root.querySelectorAll('table')).filter(t => {
+      const box = t.getBoundingClientRect();
+      if (box.width === 0) return false;
+      if (box.right > root.getBoundingClientRect().right + 1) return true;
+      for (let el = t.parentElement; el && el !== root; el = el.parentElement)
+        if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'visible')
+          return true;
+      return false;
+    }).map(t => `${Math.round(t.getBoundingClientRect().width)} px wide: `
+                + text(t.querySelector('tr') || t).slice(0, 80)),
     pasted: Array.from(document.querySelectorAll('.pasted-text')).map(el => el.textContent),
     proseGlue,
     errorOutputs: Array.from(document.querySelectorAll('.output.traceback, .output.error, '

@@ -3,9 +3,9 @@
 The built HTML (``_build/html`` or ``$LANGLAB_SITE_DIR``) is served on localhost; Playwright
 drives the system ``chromium`` (``executable_path``, nothing downloaded) and refuses and counts
 every request to another host. Each page is probed by ``site_probe.js``. The tests fail on console
-errors, network loads, images that did not load or have neither alt text nor a caption, missing
-glue, error output, untypeset math, exercises (at least two a chapter, labelled and numbered by
-chapter, solutions folded and executed), broken internal links, links to an unset or placeholder
+errors, network loads, images that did not load or have neither alt text nor a caption, tables
+wider than the content column, missing glue, error output, untypeset math, exercises (at least
+two a chapter, labelled and numbered by chapter, solutions folded and executed), broken internal links, links to an unset or placeholder
 host, repository or launch buttons without ``$LANGLAB_REPOSITORY``, and a chapter whose
 ``.ipynb`` download is missing, invalid (``nbformat.validate``) or without outputs.
 ``test_checker_catches_each_problem`` shows each check failing on ``site_fixture/``.
@@ -74,6 +74,7 @@ class PageReport:
     external_requests: list[str] = dataclasses.field(default_factory=list)
     missing_images: list[str] = dataclasses.field(default_factory=list)
     undescribed_images: list[str] = dataclasses.field(default_factory=list)
+    wide_tables: list[str] = dataclasses.field(default_factory=list)
     empty_glue: list[str] = dataclasses.field(default_factory=list)
     error_outputs: list[str] = dataclasses.field(default_factory=list)
     formulas: int = 0
@@ -214,6 +215,7 @@ def inspect_page(page, url: str, *, name: str, origin: str, site: Path, events: 
                         external_requests=sorted(set(events["external"])),
                         missing_images=found["missingImages"],
                         undescribed_images=found["undescribedImages"],
+                        wide_tables=found["wideTables"],
                         formulas=found["formulas"], exercises=found["exercises"],
                         notebook_download=found["notebookDownload"],
                         links=sorted(set(found["links"])))
@@ -408,6 +410,12 @@ def test_site_has_the_book_pages(reports, site):
     pytest.param("undescribed_images", "images without alt text or a caption", marks=pytest.mark.xfail(
         strict=True, reason="issue 17: 24 figure outputs in chapters 1-6 have no alt text or "
         "caption yet (chapter cells need `mystnb: image: alt:` metadata or a glue:figure)")),
+    pytest.param("wide_tables", "tables wider than the content column (at 1280 px)",
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "issue 19: the tables of Chapters 3-6 are being rewritten (Chapter 4's "
+                     "'Baselines and controls' was cut off) and Appendix A's were not measured; the "
+                     "Introduction's, Chapters 1-2's and Appendix B's fit. The lead removes this "
+                     "mark once every page's do"))),
     ("empty_glue", "glued numbers missing from the pages"),
     ("error_outputs", "pages that show errors"),
     ("broken_links", "broken internal links"),
@@ -515,6 +523,7 @@ def test_checker_catches_each_problem(tmp_path, chromium):
     assert "boom" in errors and "undefined_function" in errors and "missing.png" in errors
     assert bad.missing_images == ["_images/missing.png"]
     assert bad.undescribed_images == ["ok.svg"]  # the file name as alt text does not count
+    assert len(bad.wide_tables) == 1 and "a wide table" in bad.wide_tables[0], bad.wide_tables
     assert bad.external_requests == ["https://example.org/x.png"]
     assert len(bad.empty_glue) == 3  # '{glue', '[glue]' and one empty value
     assert any("ZeroDivisionError" in e for e in bad.error_outputs)
