@@ -4,7 +4,9 @@ mean learning curves (Chapter 3; the Discussion weighs them).
 - :func:`summarise`: mean time to threshold per condition with a 95 % t-interval over seeds;
 - :func:`compare`: the direct tests of the original's claim (Mann-Whitney U, exact for small
   samples, and log-rank for the censored times);
-- :func:`learning_curves`: mean validation loss per step with a t-interval over seeds.
+- :func:`learning_curves`: mean validation loss per step with a t-interval over seeds;
+- :func:`arm_effects`: every arm of Chapter 3's design against no pre-training, paired by seed
+  (the dose-response figure).
 
 Their inputs are the tables of :func:`langlab.training.lstm_experiment` and
 :func:`langlab.training.lstm_histories`.
@@ -168,3 +170,54 @@ def learning_curves(histories: pd.DataFrame, *, confidence: float = 0.95) -> pd.
         rows.append({"condition": condition, "step": int(step), "n_runs": len(part),
                      "mean": mean, "ci_low": low, "ci_high": high})
     return pd.DataFrame(rows).sort_values(["condition", "step"], kind="stable").reset_index(drop=True)
+
+
+def arm_effects(results: pd.DataFrame, *, metric: str = "val_loss_auc", reference: str = "none",
+                confidence: float = 0.95, power: float = 0.8, alpha: float = 0.05) -> pd.DataFrame:
+    """Each arm of a design against the ``reference`` arm, paired by seed, as a relative change.
+
+    For every arm of :func:`langlab.training.design_experiment`'s table the paired difference
+    of ``log(metric)`` against the reference's runs of the same seeds
+    (:func:`langlab.paired.paired_effect`), turned into a relative change ``exp(d) - 1``
+    (negative: the arm's endpoint is lower, i.e. it learns faster when lower is better).
+
+    Parameters
+    ----------
+    results : pd.DataFrame
+        ``design_experiment``'s table (columns ``arm``, ``condition``, ``pretrain_epochs``,
+        ``pretrain_steps``, ``reset_optimizer``, ``seed`` and ``metric``).
+    metric : str
+        A positive endpoint (default the primary, ``val_loss_auc``).
+    reference : str
+        The arm every other is set against.
+    confidence, power, alpha : float
+        As :func:`langlab.paired.paired_effect`.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per arm other than ``reference``, in the table's order: ``arm``, ``condition``,
+        ``pretrain_epochs``, ``pretrain_steps``, ``reset_optimizer``, ``n``, ``relative``,
+        ``low``, ``high`` (relative change and its interval), ``p`` (exact sign-flip) and
+        ``mde`` (the smallest relative reduction the seeds could detect).
+    """
+    from langlab.paired import paired_effect
+    needed = {"arm", "condition", "pretrain_epochs", "pretrain_steps", "reset_optimizer", "seed", metric}
+    check(isinstance(results, pd.DataFrame) and needed <= set(results.columns),
+          f"results must be design_experiment's table with columns {sorted(needed)}")
+    values = results[metric].astype(float)
+    check(bool((values > 0).all()), f"{metric} must be positive to compare on the log scale")
+    base = results[results["arm"] == reference].set_index("seed")[metric].astype(float)
+    check(len(base) >= 1, f"no runs of the reference arm {reference!r}")
+    rows = []
+    for arm, part in results[results["arm"] != reference].groupby("arm", sort=False):
+        own = part.set_index("seed")[metric].astype(float)
+        e = paired_effect(np.log(own), np.log(base), confidence=confidence, power=power,
+                          alpha=alpha)
+        first = part.iloc[0]
+        rows.append({"arm": arm, "condition": first["condition"], "pretrain_epochs": int(first["pretrain_epochs"]),
+                     "pretrain_steps": int(first["pretrain_steps"]),
+                     "reset_optimizer": bool(first["reset_optimizer"]), "n": e.n,
+                     "relative": math.expm1(e.mean), "low": math.expm1(e.low), "high": math.expm1(e.high),
+                     "p": e.p, "mde": -math.expm1(-e.mde)})
+    return pd.DataFrame(rows)

@@ -19,6 +19,10 @@ wall-clock time to that threshold across pre-training languages, one run each. H
   :func:`load_lstm`, :func:`load_checkpoints` and :func:`lstm_histories` read single runs, their
   weights along the way and loss curves.
 - :func:`retime`: the same runs timed to another threshold, without training.
+- :class:`Design`, :data:`DESIGNS`, :func:`design_experiment`: Chapter 3's grid of arms
+  (pre-training condition x dose x optimizer reset) over paired seeds, each (dose, reset) group
+  one :func:`lstm_experiment`, in one tidy table; :func:`design_steps` and
+  :func:`step_seconds` give its cost without training.
 
 The pre-training data of each condition is :mod:`langlab.pretraining`'s; the statistics over
 seeds (means, tests, learning curves) are :mod:`langlab.learning_speed`'s.
@@ -344,13 +348,34 @@ def design_steps(preset, *, pretrain_steps_per_epoch: int | None = None) -> pd.D
     return arms
 
 
+def step_seconds(config: LSTMConfig, *, n_mels: int, steps: int = 20, threads: int = 1) -> float:
+    """Seconds of one optimizer step of ``config``'s model (``batch_size`` segments of
+    ``window`` frames), the median of ``steps`` timed steps after a traced warm-up, with
+    ``threads`` TensorFlow threads: the unit of :func:`design_steps`' cost (Chapter 3). Call it
+    through :func:`langlab.runs.run_in_worker` to time it with the workers' thread count."""
+    check(isinstance(config, LSTMConfig), f"config must be an LSTMConfig, got {type(config).__name__}")
+    check_int(steps, "steps", minimum=1)
+    models.limit_threads(threads)
+    model = build_for(config, n_mels=n_mels, seed=0)
+    x = np.random.default_rng(0).random((config.batch_size, config.window - config.shift, n_mels),
+                                        dtype=np.float32)
+    for _ in range(3):
+        model.train_on_batch(x, x)
+    times = []
+    for _ in range(steps):
+        started = time.perf_counter()
+        model.train_on_batch(x, x)
+        times.append(time.perf_counter() - started)
+    return float(np.median(times))
+
+
 #: The first columns of :func:`design_experiment`'s table.
 DESIGN_COLUMNS = ("arm", "condition", "pretrain_epochs", "pretrain_steps", "reset_optimizer", "seed",
                   "val_loss_auc", "steps_to_threshold", "censored")
 
 
-def design_experiment(preset, *, store=None, n_jobs=None, data_dir=None, progress: bool = True,
-                      histories: bool = False):
+def design_experiment(preset, *, seeds=None, conditions=None, store=None, n_jobs=None, data_dir=None,
+                      progress: bool = True, histories: bool = False):
     """Train (or load from the store) every arm and seed of the preset's :class:`Design`
     (Chapter 3).
 
@@ -361,6 +386,10 @@ def design_experiment(preset, *, store=None, n_jobs=None, data_dir=None, progres
     Parameters
     ----------
     preset : str or Preset
+    seeds : sequence of int, optional
+        Default: the design's.
+    conditions : sequence of str, optional
+        Only the arms of these conditions (``langlab run --conditions``); default: every arm.
     store, n_jobs, data_dir, progress
         As :func:`lstm_experiment`.
     histories : bool
@@ -376,9 +405,14 @@ def design_experiment(preset, *, store=None, n_jobs=None, data_dir=None, progres
     from langlab.presets import as_preset
     preset = as_preset(preset)
     grid = design(preset)
+    seeds = grid.seeds if seeds is None else runs.check_seeds(seeds)
+    wanted = None if conditions is None else check_conditions(conditions)
     tables, curves = [], []
-    for arm_p, conditions in _design_groups(preset, grid):
-        kwargs = dict(seeds=grid.seeds, conditions=conditions, store=store, n_jobs=n_jobs, data_dir=data_dir,
+    for arm_p, group in _design_groups(preset, grid):
+        group = [c for c in group if wanted is None or c in wanted]
+        if not group:
+            continue
+        kwargs = dict(seeds=seeds, conditions=group, store=store, n_jobs=n_jobs, data_dir=data_dir,
                       progress=progress)
         table = lstm_experiment(arm_p, **kwargs)
         tables.append(table)
@@ -386,6 +420,7 @@ def design_experiment(preset, *, store=None, n_jobs=None, data_dir=None, progres
             h = lstm_histories(arm_p, **kwargs)
             tag = table[["condition", "seed", "pretrain_epochs", "reset_optimizer"]]
             curves.append(h.merge(tag, on=["condition", "seed"], how="left"))
+    check(len(tables) >= 1, f"the design of preset {preset.name!r} has no arm of the conditions {wanted}")
     out = pd.concat(tables, ignore_index=True)
     out.insert(0, "arm", [arm_label(c, e, r) for c, e, r in
                           zip(out["condition"], out["pretrain_epochs"], out["reset_optimizer"])])

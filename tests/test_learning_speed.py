@@ -64,3 +64,37 @@ def test_learning_curves_band_over_seeds():
     assert list(curves["step"]) == [0, 10, 20, 30] and (curves["n_runs"] == 3).all()
     np.testing.assert_allclose(curves["mean"], [0.51, 0.21, 0.11, 0.06])
     assert (curves["ci_low"] < curves["mean"]).all()
+
+
+def _design_table():
+    rows = []
+    for seed in range(6):
+        base = 1.0 + 0.1 * seed
+        rows.append({"arm": "none", "condition": "none", "pretrain_epochs": 0, "pretrain_steps": 0,
+                     "reset_optimizer": False, "seed": seed, "val_loss_auc": base})
+        for arm, epochs, factor in (("it x1", 1, 0.9), ("it x8", 8, 0.8 + 0.01 * (seed % 2))):
+            rows.append({"arm": arm, "condition": "it", "pretrain_epochs": epochs, "pretrain_steps": 4 * epochs,
+                         "reset_optimizer": False, "seed": seed, "val_loss_auc": base * factor})
+    return pd.DataFrame(rows)
+
+
+def test_arm_effects_are_paired_relative_changes():
+    effects = learning_speed.arm_effects(_design_table()).set_index("arm")
+    assert list(effects.index) == ["it x1", "it x8"]
+    exact = effects.loc["it x1"]  # the same 10 % in every seed: no spread at all
+    assert exact["relative"] == pytest.approx(-0.1) and exact["low"] == pytest.approx(-0.1)
+    assert exact["p"] == pytest.approx(2 / 2 ** 6)
+    noisy = effects.loc["it x8"]
+    assert noisy["low"] < noisy["relative"] < noisy["high"] < 0 and noisy["mde"] > 0
+    assert noisy["relative"] == pytest.approx(np.exp(np.mean(np.log([0.8, 0.81] * 3))) - 1)
+    assert noisy["pretrain_steps"] == 32
+
+
+def test_arm_effects_refuse_bad_tables():
+    table = _design_table()
+    with pytest.raises(ParameterError, match="columns"):
+        learning_speed.arm_effects(table.drop(columns="arm"))
+    with pytest.raises(ParameterError, match="positive"):
+        learning_speed.arm_effects(table.assign(val_loss_auc=0.0))
+    with pytest.raises(ParameterError, match="reference"):
+        learning_speed.arm_effects(table, reference="ja x1")

@@ -457,3 +457,10 @@ def test_design_experiment_runs_every_arm_as_ordinary_runs(store):
     assert set(curves["arm"]) == set(results["arm"]) and {"step", "val_loss", "phase"} <= set(curves.columns)
     again = training.design_experiment(preset, store=store, n_jobs=1, progress=False)
     pd.testing.assert_frame_equal(results, again)
+
+
+def test_step_seconds_times_a_training_step():
+    seconds = training.step_seconds(TINY, n_mels=6, steps=3)
+    assert np.isfinite(seconds) and seconds > 0
+    with pytest.raises(ParameterError, match="steps"):
+        training.step_seconds(TINY, n_mels=6, steps=0)
