@@ -45,6 +45,10 @@ async () => {
       return false;
     }).map(t => `${Math.round(t.getBoundingClientRect().width)} px wide: `
                 + text(t.querySelector('tr') || t).slice(0, 80)),
+    // Printed floats with more than 6 significant digits in cell outputs (raw reprs).
+    longFloats: Array.from(root.querySelectorAll('div.cell_output')).flatMap(out =>
+        (out.innerText.match(/(?<![\w.:-])-?\d+\.\d+(?:e[-+]?\d+)?(?![\w.:])/gi) || [])
+        .filter(n => n.split(/e/i)[0].replace(/[-.]/g, '').replace(/^0+/, '').length > 6)),
     pasted: Array.from(document.querySelectorAll('.pasted-text')).map(el => el.textContent),
     proseGlue,
     errorOutputs: Array.from(document.querySelectorAll('.output.traceback, .output.error, '

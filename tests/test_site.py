@@ -4,10 +4,11 @@ The built HTML (``_build/html`` or ``$LANGLAB_SITE_DIR``) is served on localhost
 drives the system ``chromium`` (``executable_path``, nothing downloaded) and refuses and counts
 every request to another host. Each page is probed by ``site_probe.js``. The tests fail on console
 errors, network loads, images that did not load or have neither alt text nor a caption, tables
-wider than the content column, missing glue, error output, untypeset math, exercises (at least
-two a chapter, labelled and numbered by chapter, solutions folded and executed), broken internal links, links to an unset or placeholder
-host, repository or launch buttons without ``$LANGLAB_REPOSITORY``, and a chapter whose
-``.ipynb`` download is missing, invalid (``nbformat.validate``) or without outputs.
+wider than the content column, printed floats with more than 6 significant digits, missing
+glue, error output, untypeset math, exercises (at least two a chapter, labelled and numbered by
+chapter, solutions folded and executed), broken internal links, links to an unset or
+placeholder host, repository or launch buttons without ``$LANGLAB_REPOSITORY``, and a chapter
+whose ``.ipynb`` download is missing, invalid (``nbformat.validate``) or without outputs.
 ``test_checker_catches_each_problem`` shows each check failing on ``site_fixture/``.
 
 Screenshots and ``site-report.json`` go to ``_build/screenshots`` (``$LANGLAB_SCREENSHOT_DIR``).
@@ -75,6 +76,7 @@ class PageReport:
     missing_images: list[str] = dataclasses.field(default_factory=list)
     undescribed_images: list[str] = dataclasses.field(default_factory=list)
     wide_tables: list[str] = dataclasses.field(default_factory=list)
+    long_floats: list[str] = dataclasses.field(default_factory=list)
     empty_glue: list[str] = dataclasses.field(default_factory=list)
     error_outputs: list[str] = dataclasses.field(default_factory=list)
     formulas: int = 0
@@ -216,6 +218,7 @@ def inspect_page(page, url: str, *, name: str, origin: str, site: Path, events: 
                         missing_images=found["missingImages"],
                         undescribed_images=found["undescribedImages"],
                         wide_tables=found["wideTables"],
+                        long_floats=sorted(set(found["longFloats"])),
                         formulas=found["formulas"], exercises=found["exercises"],
                         notebook_download=found["notebookDownload"],
                         links=sorted(set(found["links"])))
@@ -416,6 +419,11 @@ def test_site_has_the_book_pages(reports, site):
                      "'Baselines and controls' was cut off) and Appendix A's were not measured; the "
                      "Introduction's, Chapters 1-2's and Appendix B's fit. The lead removes this "
                      "mark once every page's do"))),
+    pytest.param("long_floats", "printed floats with more than 6 significant digits",
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "issue 19: raw reprs in Chapters 3-6 (16-digit dicts) are being rewritten; "
+                     "the Introduction's, Chapters 1-2's and Appendix B's outputs have none. "
+                     "The lead removes this mark once no page prints one"))),
     ("empty_glue", "glued numbers missing from the pages"),
     ("error_outputs", "pages that show errors"),
     ("broken_links", "broken internal links"),
@@ -524,6 +532,7 @@ def test_checker_catches_each_problem(tmp_path, chromium):
     assert bad.missing_images == ["_images/missing.png"]
     assert bad.undescribed_images == ["ok.svg"]  # the file name as alt text does not count
     assert len(bad.wide_tables) == 1 and "a wide table" in bad.wide_tables[0], bad.wide_tables
+    assert bad.long_floats == ["0.12345678901234566", "18.46153"], bad.long_floats
     assert bad.external_requests == ["https://example.org/x.png"]
     assert len(bad.empty_glue) == 3  # '{glue', '[glue]' and one empty value
     assert any("ZeroDivisionError" in e for e in bad.error_outputs)
