@@ -58,7 +58,7 @@ INPUT_REPRESENTATIONS = ("mel_stats", "window_stats", "last_frame", "last_frames
 #: Frames of the ``last_frames`` baseline.
 LAST_FRAMES = 5
 #: Representations whose speaker identity and nuisance properties are decoded too.
-DECODED = ("h", "c", "h_pooled", "mel_stats", "window_stats")
+DECODED = ("h", "c", "window_stats")
 #: The clip properties decoded from the representations (:func:`langlab.probing.decode`).
 NUISANCE_TARGETS = ("duration", "level")
 
@@ -106,13 +106,13 @@ def _unit_key(preset, condition: str, seed: int) -> dict[str, Any]:
 def _probe_unit(representations, locales, groups, *, config: ProbeConfig, seed: int,
                 permute: Sequence[str], nuisance_targets: dict | None = None) -> pd.DataFrame:
     """One unit's rows: :func:`~langlab.probing.probe_table` of each representation (every
-    probe for the states and ``mel_stats``, the linear probe alone for the other baselines;
-    a permutation test only for those in ``permute``), then
+    probe for those in ``permute``, with a permutation test; the linear probe alone for the
+    others), then
     :func:`~langlab.probing.other_targets_table` of those in :data:`DECODED`."""
     parts = []
     for name, X in representations.items():
         cfg = config if name in permute else dataclasses.replace(config, n_permutations=0)
-        probes = PROBES if name in STATE_REPRESENTATIONS + ("mel_stats",) else ("linear",)
+        probes = PROBES if name in permute else ("linear",)
         parts.append(probe_table({name: X}, locales, groups, config=cfg, seed=config.seed + seed,
                                  probes=probes))
     table = pd.concat(parts, ignore_index=True)
@@ -231,8 +231,11 @@ def lstm_probe_experiment(preset, *, seeds=None, conditions=None, store=None, da
 
     - ``condition="untrained"``: the same architecture with the seed's initial weights;
     - ``condition="input"``: no network, the representations of :data:`INPUT_REPRESENTATIONS`
-      (:func:`input_representations`), each through the linear probe (``mel_stats``: every
-      probe).
+      (:func:`input_representations`), each through the linear probe.
+
+    ``h`` and ``c`` get every probe of :data:`~langlab.probing.PROBES`; the other
+    representations the linear probe alone. ``h``, ``c`` and ``window_stats``
+    (:data:`DECODED`) are also probed for the speaker and decoded for duration and level.
 
     Every row of seed ``s`` uses the splits and permutations of seed ``config.seed + s``. Each
     (condition, seed) unit is a store entry (stage ``lstm_probes``, inputs: the probe features

@@ -199,10 +199,27 @@ def grouped_splits(y, groups, *, n_splits: int, seed: int) -> list[tuple[np.ndar
     -------
     list of (train_indices, test_indices)
     """
-    from sklearn.model_selection import StratifiedGroupKFold
-
     y = np.asarray(y)
     groups = np.asarray(groups)
+    import hashlib
+
+    key = (hashlib.sha1(y.tobytes() + "\0".join(map(str, groups)).encode()).hexdigest(), int(n_splits),
+           int(seed))
+    if key not in _SPLITS:
+        if len(_SPLITS) >= 256:
+            _SPLITS.pop(next(iter(_SPLITS)))
+        _SPLITS[key] = _grouped_splits(y, groups, n_splits=n_splits, seed=seed)
+    return [(train.copy(), test.copy()) for train, test in _SPLITS[key]]
+
+
+#: :func:`grouped_splits` of recent (labels, speakers, folds, seed), which every probe of a
+#: representation shares (StratifiedGroupKFold costs more than fitting a probe).
+_SPLITS: dict = {}
+
+
+def _grouped_splits(y, groups, *, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn.model_selection import StratifiedGroupKFold
+
     speakers_per_class = pd.Series(groups).groupby(y).nunique()
     k = int(min(n_splits, speakers_per_class.min()))
     check(k >= 2, "speaker-grouped cross-validation needs at least 2 speakers per class; got "
