@@ -716,8 +716,10 @@ def _probe_fill(preset, condition: str, seed: int, folder: Path, *, store, data_
         check(list(clips["path"]) == list(fs.table["path"]),
               f"stored latents of {condition}/seed {seed} belong to other probe clips", DataError)
         reps = {"latent": Z[keep]}
-    result = probing.probe_table(reps, table["locale"].to_numpy(), table["client_id"].to_numpy(),
-                                 config=preset.probing, seed=preset.probing.seed + int(seed))
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=1):  # small products: BLAS threads only fight on a busy machine
+        result = probing.probe_table(reps, table["locale"].to_numpy(), table["client_id"].to_numpy(),
+                                     config=preset.probing, seed=preset.probing.seed + int(seed))
     result.insert(0, "seed", int(seed))
     result.insert(0, "condition", condition)
     result.to_csv(folder / "probes.csv", index=False)
@@ -871,10 +873,12 @@ def claim_rows(probes: pd.DataFrame, runs_table: pd.DataFrame, *, metric: str = 
     Returns
     -------
     pd.DataFrame
-        ``name``, ``claim``, ``metric``, ``n`` (seeds), ``estimate``, ``low``, ``high`` (95 %
-        interval), ``mde``, ``null``, ``claimed``, ``verdict``, ``reason``. ``estimate``
-        is the score itself for ``ae_above_chance`` (``null`` = chance) and a paired
-        difference for the others (``null`` = 0).
+        The columns of :data:`langlab.lstm_probes.CLAIM_COLUMNS` (Chapter 4's rows): ``name``,
+        ``claim``, ``kind`` ("above chance", "put there by training", "no effect of
+        pre-training"), ``metric``, ``n`` (seeds), ``estimate``, ``low``, ``high`` (95 %
+        interval), ``mde``, ``p`` (exact sign-flip), ``null``, ``claimed``, ``verdict``,
+        ``reason``. ``estimate`` is the score itself for ``ae_above_chance`` (``null`` =
+        chance) and a paired difference for the others (``null`` = 0), all as proportions.
     """
     from langlab import paired, plan, pretraining, probing, verdicts
     check(isinstance(runs_table, pd.DataFrame) and "stop_reason" in runs_table,
@@ -890,6 +894,7 @@ def claim_rows(probes: pd.DataFrame, runs_table: pd.DataFrame, *, metric: str = 
     what = f"{words.get(metric, metric)} of the linear probe ({task})"
     rows = [{"name": "ae_above_chance",
              "claim": "the autoencoder's latent code separates Spanish from the rest",
+             "kind": "above chance", "p": above.p,
              "metric": f"{what}, mean over pre-training conditions", "n": above.n,
              "estimate": float(per_seed.mean()), "low": plan.CHANCE + above.low,
              "high": plan.CHANCE + above.high, "mde": above.mde, "null": plan.CHANCE,
@@ -897,6 +902,7 @@ def claim_rows(probes: pd.DataFrame, runs_table: pd.DataFrame, *, metric: str = 
              "judge": lambda r: verdicts.judge(r["low"], r["high"], claimed=r["claimed"], null=r["null"])}]
     learned = effects.loc[ALL_TRAINED]
     rows.append({"name": "ae_learned", "claim": "training put that information into the code",
+                 "kind": "put there by training", "p": float(learned["p"]),
                  "metric": f"{what}: trained minus untrained encoder, paired by seed",
                  "n": int(learned["n"]), "estimate": float(learned["mean"]), "low": float(learned["low"]),
                  "high": float(learned["high"]), "mde": float(learned["mde"]), "null": 0.0,
@@ -911,6 +917,7 @@ def claim_rows(probes: pd.DataFrame, runs_table: pd.DataFrame, *, metric: str = 
         for _, e in table.iterrows():
             rows.append({"name": f"ae_pretraining_{e['a']}",
                          "claim": f"pre-training on {e['a']!r} does not change the autoencoder probe",
+                         "kind": "no effect of pre-training", "p": float(e["p"]),
                          "metric": f"{what}: {e['a']} minus none, paired by seed", "n": int(e["n"]),
                          "estimate": float(e["mean"]), "low": float(e["low"]), "high": float(e["high"]),
                          "mde": float(e["mde"]), "null": 0.0, "claimed": 0.0,
@@ -927,7 +934,9 @@ def claim_rows(probes: pd.DataFrame, runs_table: pd.DataFrame, *, metric: str = 
             v = judge(row)
             verdict, reason = v.label, v.reason
         out.append({**row, "verdict": verdict, "reason": reason})
-    return pd.DataFrame(out)
+    columns = ("name", "claim", "kind", "metric", "n", "estimate", "low", "high", "mde", "p", "null",
+               "claimed", "verdict", "reason")
+    return pd.DataFrame(out, columns=list(columns))
 
 
 def ae_claims(preset, *, metric: str = CLAIM_METRIC, store=None, data_dir=None,

@@ -464,7 +464,10 @@ def test_claim_rows_judge_with_the_verdict_module():
 
     claims = ae.claim_rows(probe_rows(CLAIM_SCORES), plateau_runs()).set_index("name")
     assert list(claims.index) == ["ae_above_chance", "ae_learned", "ae_pretraining_it"]
-    assert {"claim", "estimate", "low", "high", "mde", "verdict", "reason"} <= set(claims.columns)
+    from langlab import lstm_probes
+
+    assert ["name", *claims.columns] == list(lstm_probes.CLAIM_COLUMNS)  # Chapter 4's rows
+    assert list(claims["kind"]) == ["above chance", "put there by training", "no effect of pre-training"]
     above = claims.loc["ae_above_chance"]
     assert above["estimate"] == pytest.approx(np.mean(CLAIM_SCORES["none", "latent"]) + 0.005)
     assert above["null"] == plan.CHANCE and above["low"] > plan.CHANCE
