@@ -867,8 +867,9 @@ def claim_rows(probes: pd.DataFrame, runs_table: pd.DataFrame, *, metric: str = 
       claim): ``c`` minus ``none``, paired by seed, judged for equivalence within
       :data:`langlab.plan.DELTA` (:func:`langlab.verdicts.judge_equivalence`).
 
-    If any run of ``runs_table`` (:func:`ae_experiment`) stopped at its epoch cap instead of a
-    plateau, every verdict is :data:`NOT_TESTED` and the reason names :data:`PAPER_COMMAND`.
+    If any run of ``runs_table`` (:func:`ae_experiment`) did not stop at a plateau (it reached
+    the epoch cap, or its preset trains a fixed number of epochs), every verdict is
+    :data:`NOT_TESTED` and the reason names :data:`PAPER_COMMAND`.
 
     Returns
     -------
@@ -927,9 +928,10 @@ def claim_rows(probes: pd.DataFrame, runs_table: pd.DataFrame, *, metric: str = 
     for row in rows:
         judge = row.pop("judge")
         if len(capped):
+            how = ", ".join(sorted(set(capped["stop_reason"])))
             verdict, reason = NOT_TESTED, (
-                f"{len(capped)} of {len(runs_table)} runs stopped at the epoch cap, not at a plateau "
-                f"of the validation loss; run `{PAPER_COMMAND}`")
+                f"{len(capped)} of {len(runs_table)} runs did not reach a plateau of the validation "
+                f"loss ({how}); run `{PAPER_COMMAND}`")
         else:
             v = judge(row)
             verdict, reason = v.label, v.reason

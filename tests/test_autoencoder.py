@@ -408,6 +408,12 @@ def test_probe_experiment(smoke_runs, smoke_store, monkeypatch):
     # a second call probes nothing (no entry new or rewritten) and starts no worker processes
     from langlab import runs
 
+    # the claims on the real tables: the smoke preset trains a fixed number of epochs, so
+    # nothing is judged, and the reason says how to test it
+    claims = ae.claim_rows(results, smoke_runs)
+    assert list(claims.name) == ["ae_above_chance", "ae_learned", "ae_pretraining_it"]
+    assert (claims.verdict == ae.NOT_TESTED).all() and claims.n.eq(1).all()
+    assert claims.reason.str.contains(r"2 of 2 runs did not reach a plateau .* \(fixed epochs\)").all()
     before = written(smoke_store, ae.PROBE_STAGE)
     monkeypatch.setattr(runs, "parallel", lambda n_jobs: pytest.fail("started workers"))
     again = ae.ae_probe_experiment("smoke", store=smoke_store, n_jobs=2, **SMOKE_RUNS)
@@ -487,7 +493,7 @@ def test_claim_rows_judge_with_the_verdict_module():
 def test_claims_not_tested_when_a_run_stopped_at_the_cap():
     claims = ae.claim_rows(probe_rows(CLAIM_SCORES), plateau_runs(("plateau",) * 7 + ("epoch cap",)))
     assert (claims["verdict"] == ae.NOT_TESTED).all()
-    assert claims["reason"].str.contains("1 of 8 runs stopped at the epoch cap").all()
+    assert claims["reason"].str.contains(r"1 of 8 runs did not reach a plateau .* \(epoch cap\)").all()
     assert claims["reason"].str.contains(ae.PAPER_COMMAND, regex=False).all()
     with pytest.raises(ParameterError, match="runs_table must be ae_experiment's table"):
         ae.claim_rows(probe_rows(CLAIM_SCORES), pd.DataFrame({"seed": [0]}))
