@@ -84,6 +84,13 @@ def untrained_lstm(preset, *, seed: int, n_mels: int):
     return training.build_for(preset.lstm, n_mels=n_mels, seed=int(seed))
 
 
+def probed_conditions(preset) -> tuple[str, ...]:
+    """The pre-training conditions probed by default: those of :data:`CONDITIONS` that
+    ``preset`` trains (Chapter 4's; pass ``conditions=`` to probe others)."""
+    preset = as_preset(preset)
+    return tuple(c for c in CONDITIONS if c in preset.lstm.conditions)
+
+
 def input_representations(S, table, *, n_frames: int) -> dict[str, np.ndarray]:
     """The no-network baselines of :data:`INPUT_REPRESENTATIONS` for clips ``S`` (scaled,
     ``[n_clips, n_mels, n_frames]``) and their ``table`` rows; ``n_frames``: frames the LSTM
@@ -246,8 +253,8 @@ def lstm_probe_experiment(preset, *, seeds=None, conditions=None, store=None, da
     ----------
     preset : str or Preset
     seeds, conditions : sequences, optional
-        Default ``preset.lstm.seeds`` and ``preset.lstm.conditions`` (Chapter 4 passes
-        :data:`CONDITIONS`).
+        Default ``preset.lstm.seeds`` and :func:`probed_conditions` (the conditions of
+        :data:`CONDITIONS` that the preset trains).
     store : Store, optional
     data_dir : path, optional
         A Common Voice download; default the embedded corpus.
@@ -277,7 +284,7 @@ def _run(preset, *, seeds, conditions, store, data_dir, n_jobs, progress=True) -
         runs.check_jobs(n_jobs)
     store = default_store(store)
     seeds = runs.check_seeds(preset.lstm.seeds if seeds is None else seeds)
-    conditions = tuple(preset.lstm.conditions if conditions is None else conditions)
+    conditions = tuple(probed_conditions(preset) if conditions is None else conditions)
     fs, _ = probe_clips(preset, store=store, data_dir=data_dir)
     inputs = {}
     if conditions:
@@ -393,7 +400,7 @@ def checkpoint_probe_experiment(preset, *, seeds=None, conditions=None, store=No
     ----------
     preset : str or Preset
     seeds, conditions : sequences, optional
-        Default ``preset.lstm.seeds`` and ``preset.lstm.conditions``.
+        Default ``preset.lstm.seeds`` and :func:`probed_conditions`.
     store, data_dir, n_jobs, progress
         As :func:`lstm_probe_experiment`.
 
@@ -412,7 +419,7 @@ def checkpoint_probe_experiment(preset, *, seeds=None, conditions=None, store=No
         runs.check_jobs(n_jobs)
     store = default_store(store)
     seeds = runs.check_seeds(preset.lstm.seeds if seeds is None else seeds)
-    conditions = tuple(preset.lstm.conditions if conditions is None else conditions)
+    conditions = tuple(probed_conditions(preset) if conditions is None else conditions)
     fs, _ = probe_clips(preset, store=store, data_dir=data_dir)
     trained = runs.model_entries(training.SPEC, preset, seeds=seeds, conditions=conditions, store=store,
                                  data_dir=data_dir, n_jobs=n_jobs, progress=progress)
@@ -596,11 +603,12 @@ def claim_rows(results: pd.DataFrame, *, conditions: Sequence[str] = CONDITIONS,
     return pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
 
 
-def lstm_claims(preset, *, conditions: Sequence[str] = CONDITIONS, metric: str = CLAIM_METRIC, store=None,
+def lstm_claims(preset, *, conditions: Sequence[str] | None = None, metric: str = CLAIM_METRIC, store=None,
                 data_dir=None, progress: bool = False) -> pd.DataFrame:
     """The LSTM's claim rows for Chapter 6: :func:`claim_rows` of the stored probes of
-    ``preset`` (:func:`lstm_probe_experiment` of ``conditions``; trained and probed first where
-    missing)."""
+    ``preset`` (:func:`lstm_probe_experiment` of ``conditions``, default
+    :func:`probed_conditions`; trained and probed first where missing)."""
+    conditions = probed_conditions(preset) if conditions is None else tuple(conditions)
     results = lstm_probe_experiment(preset, conditions=conditions, store=store, data_dir=data_dir,
                                     progress=progress)
     return claim_rows(results, conditions=conditions, metric=metric)

@@ -176,3 +176,13 @@ def test_checkpoint_probe_experiment_smoke(smoke_store):
     again = lstm_probes.checkpoint_probe_experiment(preset, conditions=["none", "it"], seeds=[0],
                                                     store=smoke_store, progress=False)
     pd.testing.assert_frame_equal(table, again)
+
+
+def test_probed_conditions_are_chapter_4s_that_the_preset_trains():
+    from langlab.presets import get_preset
+
+    book = get_preset("book")
+    assert lstm_probes.probed_conditions(book) == tuple(c for c in lstm_probes.CONDITIONS
+                                                        if c in book.lstm.conditions)
+    smoke = get_preset("smoke")
+    assert set(lstm_probes.probed_conditions(smoke)) <= set(smoke.lstm.conditions)
