@@ -900,7 +900,8 @@ def claim_rows(probes: pd.DataFrame, runs_table: pd.DataFrame, *, metric: str = 
              "estimate": float(per_seed.mean()), "low": plan.CHANCE + above.low,
              "high": plan.CHANCE + above.high, "mde": above.mde, "null": plan.CHANCE,
              "claimed": plan.CHANCE + plan.MIN_ABOVE_CHANCE,
-             "judge": lambda r: verdicts.judge(r["low"], r["high"], claimed=r["claimed"], null=r["null"])}]
+             "judge": lambda r: verdicts.judge(r["low"], r["high"], claimed=r["claimed"], null=r["null"],
+                                               scale=100, unit=" %")}]
     learned = effects.loc[ALL_TRAINED]
     rows.append({"name": "ae_learned", "claim": "training put that information into the code",
                  "kind": "put there by training", "p": float(learned["p"]),
@@ -908,7 +909,8 @@ def claim_rows(probes: pd.DataFrame, runs_table: pd.DataFrame, *, metric: str = 
                  "n": int(learned["n"]), "estimate": float(learned["mean"]), "low": float(learned["low"]),
                  "high": float(learned["high"]), "mde": float(learned["mde"]), "null": 0.0,
                  "claimed": plan.MIN_LEARNED,
-                 "judge": lambda r: verdicts.judge(r["low"], r["high"], claimed=r["claimed"], null=r["null"])})
+                 "judge": lambda r: verdicts.judge(r["low"], r["high"], claimed=r["claimed"], null=r["null"],
+                                                   scale=100, unit=" pp")})
     conditions = list(dict.fromkeys(trained["condition"]))
     if pretraining.NONE in conditions:
         others = [c for c in conditions if c != pretraining.NONE]
@@ -922,7 +924,8 @@ def claim_rows(probes: pd.DataFrame, runs_table: pd.DataFrame, *, metric: str = 
                          "metric": f"{what}: {e['a']} minus none, paired by seed", "n": int(e["n"]),
                          "estimate": float(e["mean"]), "low": float(e["low"]), "high": float(e["high"]),
                          "mde": float(e["mde"]), "null": 0.0, "claimed": 0.0,
-                         "judge": lambda r: verdicts.judge_equivalence(r["low"], r["high"], margin=plan.DELTA)})
+                         "judge": lambda r: verdicts.judge_equivalence(r["low"], r["high"], margin=plan.DELTA,
+                                                                       scale=100, unit=" pp")})
     capped = runs_table[runs_table["stop_reason"] != "plateau"]
     out = []
     for row in rows:
