@@ -44,6 +44,7 @@ from langlab.models import check_spectrograms, reset_model, set_seed, warm_model
 from langlab.presets import as_preset
 from langlab.pretraining import CONDITIONS, check_conditions
 from langlab.store import atomic_save_npy, default_store
+from langlab.verdicts import NOT_TESTED as _NOT_TESTED
 
 #: Store stage of one trained (condition, seed) autoencoder.
 STAGE = "autoencoder"
@@ -795,8 +796,9 @@ CLAIM_METRIC = "auc"
 ALL_TRAINED = "trained"
 #: The command that trains and probes the autoencoder at the original's size.
 PAPER_COMMAND = "langlab run --preset paper"
-#: Verdict of a claim whose runs did not all reach the stopping rule's plateau.
-NOT_TESTED = "not tested at book scale"
+#: Verdict of a claim whose runs did not all reach the stopping rule's plateau
+#: (:data:`langlab.verdicts.NOT_TESTED`, not one of the four verdicts).
+NOT_TESTED = _NOT_TESTED
 
 
 def _linear_scores(probes: pd.DataFrame, *, metric: str, task: str) -> pd.DataFrame:
@@ -933,8 +935,8 @@ def claim_rows(probes: pd.DataFrame, runs_table: pd.DataFrame, *, metric: str = 
         if len(capped):
             how = ", ".join(sorted(set(capped["stop_reason"])))
             verdict, reason = NOT_TESTED, (
-                f"{len(capped)} of {len(runs_table)} runs did not reach a plateau of the validation "
-                f"loss ({how}); run `{PAPER_COMMAND}`")
+                f"not tested at this scale: {len(capped)} of {len(runs_table)} runs did not reach a "
+                f"plateau of the validation loss ({how}); run `{PAPER_COMMAND}`")
         else:
             v = judge(row)
             verdict, reason = v.label, v.reason

@@ -492,7 +492,11 @@ def test_claim_rows_judge_with_the_verdict_module():
 
 def test_claims_not_tested_when_a_run_stopped_at_the_cap():
     claims = ae.claim_rows(probe_rows(CLAIM_SCORES), plateau_runs(("plateau",) * 7 + ("epoch cap",)))
+    from langlab import verdicts
+
+    assert ae.NOT_TESTED == verdicts.NOT_TESTED and ae.NOT_TESTED not in verdicts.LABELS
     assert (claims["verdict"] == ae.NOT_TESTED).all()
+    assert claims["reason"].str.startswith("not tested at this scale").all()
     assert claims["reason"].str.contains(r"1 of 8 runs did not reach a plateau .* \(epoch cap\)").all()
     assert claims["reason"].str.contains(ae.PAPER_COMMAND, regex=False).all()
     with pytest.raises(ParameterError, match="runs_table must be ae_experiment's table"):
