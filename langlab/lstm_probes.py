@@ -112,16 +112,17 @@ def _unit_key(preset, condition: str, seed: int) -> dict[str, Any]:
 
 def _probe_unit(representations, locales, groups, *, config: ProbeConfig, seed: int,
                 permute: Sequence[str], nuisance_targets: dict | None = None) -> pd.DataFrame:
-    """One unit's rows: :func:`~langlab.probing.probe_table` of each representation (every
-    probe for those in ``permute``, with a permutation test; the linear probe alone for the
-    others), then
+    """One unit's rows: :func:`~langlab.probing.probe_table` of each representation (for those
+    in ``permute`` every probe on the binary task, with a permutation test; the linear probe
+    alone otherwise), then
     :func:`~langlab.probing.other_targets_table` of those in :data:`DECODED`."""
     parts = []
     for name, X in representations.items():
         cfg = config if name in permute else dataclasses.replace(config, n_permutations=0)
-        probes = PROBES if name in permute else ("linear",)
-        parts.append(probe_table({name: X}, locales, groups, config=cfg, seed=config.seed + seed,
-                                 probes=probes))
+        for task in TASKS:  # the controls and baselines on the original's binary task only
+            probes = PROBES if name in permute and task == "binary" else ("linear",)
+            parts.append(probe_table({name: X}, locales, groups, config=cfg, seed=config.seed + seed,
+                                     tasks=(task,), probes=probes))
     table = pd.concat(parts, ignore_index=True)
     order = {name: i for i, name in enumerate(representations)}
     table = table.sort_values(["task", "representation"], key=lambda col: col.map(
@@ -240,8 +241,8 @@ def lstm_probe_experiment(preset, *, seeds=None, conditions=None, store=None, da
     - ``condition="input"``: no network, the representations of :data:`INPUT_REPRESENTATIONS`
       (:func:`input_representations`), each through the linear probe.
 
-    ``h`` and ``c`` get every probe of :data:`~langlab.probing.PROBES`; the other
-    representations the linear probe alone. ``h``, ``c`` and ``window_stats``
+    ``h`` and ``c`` get every probe of :data:`~langlab.probing.PROBES` on the binary task;
+    everything else is the linear probe alone. ``h``, ``c`` and ``window_stats``
     (:data:`DECODED`) are also probed for the speaker and decoded for duration and level.
 
     Every row of seed ``s`` uses the splits and permutations of seed ``config.seed + s``. Each

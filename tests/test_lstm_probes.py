@@ -37,6 +37,10 @@ def test_lstm_probe_experiment_smoke(smoke_store):
     fair = results[results["representation"].isin(["window_stats", "last_frame", "last_frames", "nuisance"])
                    & results["task"].isin(probing.TASKS)]
     assert set(fair["probe"]) == {"linear"} and len(fair) == 4 * len(probing.TASKS)
+    # the controls and baselines run on the binary task, for h and c
+    assert set(results.loc[results["task"] == "3way", "probe"]) == {"linear"}
+    binary_h = results[(results["task"] == "binary") & (results["representation"] == "h")]
+    assert set(binary_h["probe"]) == set(probing.PROBES)
     assert (ok["n_frames"] == lstm_probes.state_frames(preset, preset.features.n_frames)).all()
     # a second call finds every unit in the store and writes nothing (no entry new or rewritten)
     def written():
