@@ -5,7 +5,9 @@ results tables (CSV and JSON) and the main figures (PNG) into one output folder:
 
 1. corpus selection and speaker-disjoint splits (:func:`langlab.corpus.prepare`, Chapter 1),
 2. mel spectrograms, full band and low-passed (:func:`langlab.features.for_preset`, Chapter 2),
-3. the next-frame LSTM for every (pre-training condition, seed) (:mod:`langlab.training`, Chapter 3),
+3. the next-frame LSTM for every (pre-training condition, seed), and Chapter 3's design of doses,
+   controls and the optimizer reset with its claims judged (:mod:`langlab.training`,
+   :mod:`langlab.claims`, Chapter 3),
 4. probes of its hidden and cell states (:func:`langlab.lstm_probes.lstm_probe_experiment`, Chapter 4),
 5. the convolutional autoencoder and its latent probes (:mod:`langlab.autoencoder`, Chapter 5).
 
@@ -367,6 +369,16 @@ def _stage_lstm(ctx: _Context, report: StageReport) -> None:
     elif pairs:
         report.skipped.append("tests between conditions: one seed per condition gives no spread")
     ctx.tables["lstm_curves"] = learning_speed.learning_curves(training.lstm_histories(ctx.preset, **kwargs))
+    # Chapter 3's design (doses, controls, the optimizer reset; training.DESIGNS), limited to the
+    # run's --seeds and --conditions; its dose-1 runs are the ones above.
+    design = training.design_experiment(ctx.preset, seeds=ctx.seeds, conditions=ctx.conditions,
+                                        data_dir=ctx.data_dir, store=ctx.store, n_jobs=ctx.n_jobs,
+                                        progress=ctx.progress)
+    ctx.tables["lstm_design"] = design
+    report.units = len(set(table["key"]) | set(design["key"]))
+    if design["seed"].nunique() >= 2:
+        from langlab import claims
+        ctx.tables["lstm_claims"] = claims.speed_claims(claims.judged_runs(design))
 
 
 def _probe_summary(ctx: _Context, report: StageReport, name: str) -> None:
