@@ -389,6 +389,8 @@ def _probe_summary(ctx: _Context, report: StageReport, name: str) -> None:
     if not len(table):
         return
     unscored = table["balanced_accuracy"].isna()
+    if "r2" in table:  # decoding rows (probing.other_targets_table) carry R^2, not accuracy
+        unscored &= table["r2"].isna()
     if unscored.any():
         reasons = [r for r in sorted(set(table.loc[unscored, "note"].astype(str))) if r]
         probes = sorted(set(table.loc[unscored, "probe"]))
