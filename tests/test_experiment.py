@@ -283,6 +283,26 @@ def test_smoke_run_writes_results_and_rerun_reuses_everything(reference_run):
 
 
 @pytest.mark.slow
+def test_smoke_run_writes_the_design_and_its_claims(reference_run):
+    """The lstm stage also runs Chapter 3's design, limited to the run's conditions, and judges
+    the plan's claims on its largest dose."""
+    import pandas as pd
+
+    from langlab import training
+    _, out, _ = reference_run
+    design = pd.read_csv(out / "lstm_design.csv", keep_default_na=False)
+    assert list(design.columns[:len(training.DESIGN_COLUMNS)]) == list(training.DESIGN_COLUMNS)
+    assert set(design["condition"]) == {"none", "it"} and set(design["arm"]) == {"none", "it x1", "it x2",
+                                                                                 "it x2 reset"}
+    assert len(design) == 4 * len(training.DESIGNS["smoke"].seeds)
+    training_runs = pd.read_csv(out / "lstm_training.csv", keep_default_na=False)
+    assert set(training_runs["key"]) <= set(design["key"])  # the dose-1 arms are the same runs
+    claims = pd.read_csv(out / "lstm_claims.csv", keep_default_na=False)
+    assert list(claims["name"]) == ["it_vs_none"]
+    assert claims["verdict"].iloc[0] in {"reproduced", "contradicted", "not reproduced", "inconclusive"}
+
+
+@pytest.mark.slow
 def test_chapter_functions_find_everything_after_a_run(reference_run, monkeypatch):
     """The book's chapters call these functions with the default store: after `langlab run`
     they compute nothing (here with the run's two conditions; the book uses all five)."""
