@@ -31,6 +31,13 @@ DESCRIPTIONS = {
         "Validation MSE of the LSTM during Spanish training, per pre-training condition: mean "
         "over seeds (line) and its 95 % Student-t interval (band; floored at a tenth of the "
         "mean for the logarithmic axis). Dashed: the loss threshold of the steps figure."),
+    "lstm_dose_response": (
+        "lstm_design.csv",
+        "Each arm of Chapter 3's design (pre-training condition, dose, optimizer reset) against no "
+        "pre-training, paired by seed: the relative change of the mean validation loss over the "
+        "Spanish budget (the primary endpoint; below zero is faster learning) with its 95 % "
+        "paired t-interval, against the pre-training steps (log axis). Lines join a condition's "
+        "doses; open markers: Adam reset after pre-training."),
     "lstm_probes_accuracy": (
         "lstm_probes.csv",
         "Balanced accuracy of the linear probe that tells Spanish from the other languages, "
@@ -109,6 +116,29 @@ def _strip(ax, table, metric: str, *, censored: str | None = None) -> None:
     ax.legend(unique.values(), unique.keys(), **LEGEND)
 
 
+def _dose(ax, table) -> None:
+    """Every arm of a design against no pre-training (:func:`langlab.learning_speed.arm_effects`)
+    by its pre-training steps."""
+    from langlab.learning_speed import arm_effects
+    effects = arm_effects(table)
+    colours = book.palette(list(dict.fromkeys(effects["condition"])))
+    for (cond, reset), part in effects.groupby(["condition", "reset_optimizer"], sort=False):
+        part = part.sort_values("pretrain_steps")
+        y = 100 * part["relative"].to_numpy(float)
+        err = [y - 100 * part["low"].to_numpy(float), 100 * part["high"].to_numpy(float) - y]
+        ax.errorbar(part["pretrain_steps"], y, yerr=err, fmt="--D" if reset else "-o", capsize=3,
+                    color=colours[cond], mfc="white" if reset else colours[cond],
+                    label=f"{cond}, Adam reset" if reset else cond)
+    ax.axhline(0, color="k", lw=1)
+    ax.set_xscale("log", base=2)
+    steps = sorted(int(v) for v in effects["pretrain_steps"].unique())
+    ax.set_xticks(steps, [str(v) for v in steps])
+    ax.minorticks_off()
+    ax.set_xlabel("pre-training optimizer steps")
+    ax.set_ylabel("change against no pre-training (%)")
+    ax.legend(title="pre-training", **LEGEND)
+
+
 def _probe_bars(ax, table) -> bool:
     """Mean balanced accuracy of the binary linear probe per condition and representation,
     with intervals over seeds and the seeds as points; False when the table has none."""
@@ -179,7 +209,7 @@ def figures(tables: Mapping[str, Any], *, preset: str) -> dict[str, bytes]:
     Parameters
     ----------
     tables : mapping of str to pd.DataFrame
-        The run's results tables (``lstm_training``, ``lstm_curves``, ``lstm_probes``,
+        The run's results tables (``lstm_training``, ``lstm_curves``, ``lstm_design``, ``lstm_probes``,
         ``ae_probes``, ``ae_training``), without wall-clock columns; missing or empty tables
         give no figure.
     preset : str
@@ -222,6 +252,12 @@ def figures(tables: Mapping[str, Any], *, preset: str) -> dict[str, bytes]:
         draw("lstm_learning_curves", lstm if lstm is not None else curves,
              "LSTM learning curves (mean over seeds)",
              lambda ax: _curves(ax, curves, order=order, threshold=threshold))
+    design = usable("lstm_design", "arm", "condition", "seed", "pretrain_steps", "reset_optimizer",
+                    "pretrain_epochs", "val_loss_auc")
+    if (design is not None and "none" in set(design["arm"]) and design["arm"].nunique() >= 2
+            and design["seed"].nunique() >= 2):  # paired intervals need two seeds
+        draw("lstm_dose_response", design, "LSTM: each arm against no pre-training (primary endpoint)",
+             lambda ax: _dose(ax, design))
     for name, what in (("lstm_probes", "Spanish or not, read from the LSTM states"),
                        ("ae_probes", "Spanish or not, read from the autoencoder latent")):
         probes = usable(name, "condition")

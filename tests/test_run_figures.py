@@ -39,7 +39,13 @@ def results_tables(*, seeds=SEEDS) -> dict[str, pd.DataFrame]:
         for task in ("binary", "control") for probe in ("linear", "mlp")])
     ae = pd.DataFrame([{"condition": c, "seed": s, "val_loss": 0.01 + 0.001 * s,
                         "train_seconds": 1.0} for c in CONDITIONS for s in seeds])
-    return {"lstm_training": lstm, "lstm_curves": curves, "lstm_probes": probes,
+    arms = [("none", "none", 0, False), ("it x1", "it", 1, False), ("it x4", "it", 4, False),
+            ("ja x4", "ja", 4, False), ("it x4 reset", "it", 4, True)]
+    design = pd.DataFrame([
+        {"arm": a, "condition": c, "pretrain_epochs": e, "pretrain_steps": 4 * e, "reset_optimizer": r,
+         "seed": s, "val_loss_auc": 0.02 * (1 - 0.05 * e ** 0.5) * (1 + 0.02 * rng.standard_normal())}
+        for a, c, e, r in arms for s in seeds])
+    return {"lstm_training": lstm, "lstm_curves": curves, "lstm_design": design, "lstm_probes": probes,
             "ae_probes": probes.replace({"h": "latent"}).query("representation != 'c'"),
             "ae_training": ae}
 
