@@ -410,9 +410,7 @@ def test_site_has_the_book_pages(reports, site):
     ("console_errors", "JavaScript errors in the browser console"),
     ("external_requests", "resources requested from outside the site (the book must read offline)"),
     ("missing_images", "images that did not load"),
-    pytest.param("undescribed_images", "images without alt text or a caption", marks=pytest.mark.xfail(
-        strict=True, reason="issue 17: 24 figure outputs in chapters 1-6 have no alt text or "
-        "caption yet (chapter cells need `mystnb: image: alt:` metadata or a glue:figure)")),
+    ("undescribed_images", "images without alt text or a caption"),
     pytest.param("wide_tables", "tables wider than the content column (at 1280 px)",
                  marks=pytest.mark.xfail(strict=True, reason=(
                      "issue 19: the tables of Chapters 3-6 are being rewritten (Chapter 4's "
