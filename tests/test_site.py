@@ -411,17 +411,8 @@ def test_site_has_the_book_pages(reports, site):
     ("external_requests", "resources requested from outside the site (the book must read offline)"),
     ("missing_images", "images that did not load"),
     ("undescribed_images", "images without alt text or a caption"),
-    pytest.param("wide_tables", "tables wider than the content column (at 1280 px)",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "issue 19: the tables of Chapters 3-6 are being rewritten (Chapter 4's "
-                     "'Baselines and controls' was cut off) and Appendix A's were not measured; the "
-                     "Introduction's, Chapters 1-2's and Appendix B's fit. The lead removes this "
-                     "mark once every page's do"))),
-    pytest.param("long_floats", "printed floats with more than 6 significant digits",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "issue 19: raw reprs in Chapters 3-6 (16-digit dicts) are being rewritten; "
-                     "the Introduction's, Chapters 1-2's and Appendix B's outputs have none. "
-                     "The lead removes this mark once no page prints one"))),
+    ("wide_tables", "tables wider than the content column (at 1280 px)"),
+    ("long_floats", "printed floats with more than 6 significant digits"),
     ("empty_glue", "glued numbers missing from the pages"),
     ("error_outputs", "pages that show errors"),
     ("broken_links", "broken internal links"),
