@@ -5,12 +5,25 @@ writes a log to ``_build/html/reports/`` for each page whose execution failed, a
 exit 0; this module turns any such log into a failure and prints it. It also prints how long
 each chapter took to execute, read from the execution cache, so the time budget stays visible.
 Chapters call :func:`claim` to fail their own execution when a sentence stops matching the
-numbers it describes.
+numbers it describes, and :func:`verdict_problems` fails the build when a page's glued verdict
+is not one of :mod:`langlab.verdicts`' words or two pages glue different verdicts for one claim.
 """
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
+
+#: Glued names that carry a verdict: ``verdict_<claim>`` or ``<prefix>_verdict_<claim>``.
+_VERDICT_NAME = re.compile(r"(?:^|_)verdict_(?P<claim>\w+)$")
+#: One claim glued under different names on different pages (page::name -> the claim's name in
+#: Chapter 6, whose table every other page must agree with).
+VERDICT_ALIASES = {
+    "04_probing::verdict_c_above": "c_above_chance",
+    "04_probing::verdict_h_above": "h_above_chance",
+    "05_autoencoder::ae_verdict_ae_above_chance": "latent_above_chance",
+    "05_autoencoder::ae_verdict_ae_learned": "latent_learned",
+}
 
 
 def claim(holds: bool, text: str) -> None:
@@ -42,6 +55,33 @@ def failed_reports(build_dir: Path) -> list[Path]:
     return sorted(p for p in reports.rglob("*") if p.is_file()) if reports.exists() else []
 
 
+def verdict_problems(build_dir: Path) -> list[str]:
+    """What is wrong with the verdicts the pages glue (issue 19): a value outside the verdict
+    module's words (:data:`langlab.verdicts.LABELS`, or ``not tested``), or one claim judged
+    differently on two pages (same claim name, or :data:`VERDICT_ALIASES`)."""
+    from langlab.gluediff import glue_values
+    from langlab.verdicts import LABELS, NOT_TESTED
+
+    words = set(LABELS) | {NOT_TESTED}
+    problems, seen = [], {}
+    for key, values in sorted(glue_values(build_dir).items()):
+        page, name = key.split("::", 1)
+        match = _VERDICT_NAME.search(name)
+        if not match:
+            continue
+        text = values.get("text/plain", "").strip().strip("'\"")
+        if text not in words:
+            problems.append(f"{key}: glued verdict {text!r} is not one of {sorted(words)}")
+            continue
+        claim_name = VERDICT_ALIASES.get(key, match.group("claim"))
+        seen.setdefault(claim_name, []).append((key, text))
+    for claim_name, found in sorted(seen.items()):
+        if len({text for _, text in found}) > 1:
+            problems.append(f"claim {claim_name!r} is judged differently: "
+                            + ", ".join(f"{key} = {text!r}" for key, text in found))
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     build_dir = Path(argv[0] if argv else "_build")
@@ -57,6 +97,13 @@ def main(argv: list[str] | None = None) -> int:
         print(report.read_text(errors="replace")[-20_000:], file=sys.stderr)
     if reports:
         print(f"book build FAILED: {len(reports)} page(s) raised during execution", file=sys.stderr)
+        return 1
+    verdicts = verdict_problems(build_dir)
+    for problem in verdicts:
+        print(f"verdict check: {problem}", file=sys.stderr)
+    if verdicts:
+        print(f"book build FAILED: {len(verdicts)} verdict problem(s) in the glued prose",
+              file=sys.stderr)
         return 1
     if not (build_dir / "html" / "index.html").exists():
         print(f"book build FAILED: {build_dir}/html/index.html missing", file=sys.stderr)
