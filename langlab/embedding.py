@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -104,12 +105,15 @@ def neighbour_share_chance(labels) -> float:
 def plot_embeddings(representations: Mapping[str, np.ndarray], labels, *,
                     methods: Sequence[str] = ("pca", "tsne"), title: str = "",
                     seed: int = 0, perplexity: float = 30.0, legend: bool = True,
-                    max_legend: int = 12, embedded: Mapping | None = None):
+                    max_legend: int = 12, embedded: Mapping | None = None,
+                    colours: Mapping[str, Any] | None = None):
     """Scatter plots of 2-d embeddings: one row per representation, one column per method,
     points coloured by ``labels`` (a language or a speaker per clip).
 
     ``embedded`` (from :func:`embed_all`) reuses embeddings computed before, so that the same
-    picture can be coloured twice without running t-SNE again. Returns the matplotlib figure.
+    picture can be coloured twice without running t-SNE again. ``colours`` maps label names to
+    colours (the book's palette, :func:`langlab.book.palette`); unlisted labels take matplotlib's
+    tab10/tab20 colours. Returns the matplotlib figure.
     """
     import matplotlib.pyplot as plt
 
@@ -126,7 +130,8 @@ def plot_embeddings(representations: Mapping[str, np.ndarray], labels, *,
             ax = axes[i, j]
             for k, name in enumerate(names):
                 m = labels == name
-                ax.scatter(Z[m, 0], Z[m, 1], s=9, alpha=0.75, color=cmap(k % cmap.N),
+                colour = (colours or {}).get(name, cmap(k % cmap.N))
+                ax.scatter(Z[m, 0], Z[m, 1], s=9, alpha=0.75, color=colour,
                            label=name, linewidths=0)
             # PCA's axes are its components, ordered by variance
             method_name, axis = ("t-SNE", "t-SNE") if method == "tsne" else ("PCA", "PC")

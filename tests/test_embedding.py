@@ -60,3 +60,19 @@ def test_plot_embeddings():
     fig = embedding.plot_embeddings(reps, np.arange(len(X)) % 5, embedded=embedded)
     assert len(fig.axes) == 4
     plt.close(fig)
+
+
+def test_plot_embeddings_takes_the_books_colours():
+    import matplotlib.colors as mcolors
+    import matplotlib.pyplot as plt
+
+    X, locales, _ = synthetic(n_speakers=3, n_clips=5)
+    names = sorted(set(np.asarray(locales, dtype=str)))
+    colours = {names[0]: "#0072B2"}  # one label coloured by the caller, the rest by default
+    fig = embedding.plot_embeddings({"h": X}, locales, methods=("pca",), colours=colours)
+    points = [c for c in fig.axes[0].collections if c.get_label() == names[0]]
+    assert len(points) == 1
+    assert mcolors.to_hex(points[0].get_facecolor()[0]) == "#0072b2"
+    others = [c for c in fig.axes[0].collections if c.get_label() in names[1:]]
+    assert others and all(mcolors.to_hex(c.get_facecolor()[0]) != "#0072b2" for c in others)
+    plt.close(fig)
