@@ -279,6 +279,24 @@ def player(y, *, sr: int, gain_db: float = 0.0):
     return Audio(scaled, rate=int(sr), normalize=False)
 
 
+def mel_image(ax, S, *, features, cmap: str = "magma", vmin: float = 0.0, vmax: float = 1.0):
+    """Draw the mel spectrogram ``S`` (``[n_mels, n_frames]``) on ``ax`` with its frequency axis
+    in Hz on a mel scale and time in seconds, as every chapter's spectrogram figures do
+    (Chapters 2-5). ``features`` is the :class:`langlab.features.FeatureConfig` that made ``S``.
+    Returns the image, for a colourbar."""
+    import librosa.display
+
+    S = np.asarray(S)
+    if S.ndim != 2 or S.shape[0] != features.n_mels:
+        raise ParameterError(f"mel_image needs a [n_mels={features.n_mels}, n_frames] array, "
+                             f"got shape {S.shape}")
+    image = librosa.display.specshow(S, sr=features.sr, hop_length=features.hop_length,
+                                     fmin=features.fmin, fmax=features.fmax_hz, x_axis="time",
+                                     y_axis="mel", ax=ax, cmap=cmap, vmin=vmin, vmax=vmax)
+    ax.set(xlabel="time (s)", ylabel="frequency (Hz, mel scale)")
+    return image
+
+
 def plain(value: Any) -> Any:
     """A numpy scalar as the Python number it holds (``np.float64(0.5)`` -> ``0.5``).
 

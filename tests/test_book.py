@@ -231,3 +231,20 @@ def test_chapters_take_colours_from_the_palette(root):
              for n, line in enumerate(page.read_text().splitlines(), start=1)
              if cycle.search(line) or named.search(line)]
     assert not found, "colours not from langlab.book:\n" + "\n".join(found)
+
+
+def test_mel_image_draws_hz_on_a_mel_scale_and_names_a_bad_shape():
+    import matplotlib.pyplot as plt
+
+    from langlab.presets import get_preset
+
+    features = get_preset("smoke").features
+    S = np.random.default_rng(0).random((features.n_mels, 50))
+    fig, ax = plt.subplots()
+    image = book.mel_image(ax, S, features=features)
+    assert ax.get_ylabel() == "frequency (Hz, mel scale)" and ax.get_xlabel() == "time (s)"
+    assert ax.get_yscale() == "symlog"  # librosa's mel axis
+    assert image.get_clim() == (0.0, 1.0)
+    with pytest.raises(ParameterError, match="n_mels"):
+        book.mel_image(ax, S.T, features=features)
+    plt.close(fig)
