@@ -122,7 +122,7 @@ class RunSummary:
 
     def text(self) -> str:
         """The summary printed at the end of ``langlab run``."""
-        where = f"Dask cluster {self.scheduler}" if self.scheduler else f"{self.n_jobs} local worker(s)"
+        where = f"Dask cluster {self.scheduler}" if self.scheduler else f"{_count(self.n_jobs, 'local worker')}"
         lines = [f"langlab run --preset {self.preset}: finished in {_duration(self.seconds)} on {where}",
                  f"{'stage':<18}{'units':>6}{'ran':>6}{'reused':>8}{'entries new/reused':>20}"
                  f"{'time':>13}  status"]
@@ -137,6 +137,11 @@ class RunSummary:
                 lines.append(f"  {r.name}: {note}")
         lines.append(f"results ({len(self.files)} files) in {self.out}")
         return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    """``"1 clip"``, ``"2 clips"``: a count with its noun in the right number (the run log)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _duration(seconds: float) -> str:
@@ -313,7 +318,7 @@ def _stage_corpus(ctx: _Context, report: StageReport) -> None:
     ctx.tables["splits"] = clips.split_counts().rename_axis("role").reset_index()
     if len(clips.skipped):
         for reason, n in clips.skipped["reason"].value_counts().sort_index().items():
-            report.skipped.append(f"{n} clip(s): {reason}")
+            report.skipped.append(f"{_count(n, 'clip')}: {reason}")
         ctx.tables["skipped_clips"] = clips.skipped.sort_values(["path"]).reset_index(drop=True)
     report.notes.append(f"{len(clips.table)} usable clips, {clips.table['client_id'].nunique()} "
                         f"speakers in {clips.root}")
@@ -334,10 +339,10 @@ def _stage_features(ctx: _Context, report: StageReport) -> None:
                      "n_frames": int(fs.S_db.shape[2])})
         band = f"low-passed at {lowpass_hz:g} Hz" if lowpass_hz else "full band"
         if silent:
-            report.skipped.append(f"{silent} silent clip(s) ({band}) left out of training and probes")
+            report.skipped.append(f"{_count(silent, 'silent clip')} ({band}) left out of training and probes")
         if len(fs.skipped):
             for reason, n in fs.skipped["reason"].value_counts().sort_index().items():
-                report.skipped.append(f"{n} clip(s) ({band}): {reason}")
+                report.skipped.append(f"{_count(n, 'clip')} ({band}): {reason}")
     # The pre-training data of every condition (the noise control is made here), once, before
     # the (condition, seed) units fan out and would each make it.
     for condition in ctx.conditions or tuple(ctx.preset.lstm.conditions):
@@ -431,7 +436,7 @@ def _stage_autoencoder(ctx: _Context, report: StageReport) -> None:
 def _censored_note(report: StageReport, table: Any) -> None:
     n = int(table["censored"].astype(bool).sum())
     if n:
-        report.notes.append(f"{n} of {len(table)} run(s) did not reach the loss threshold "
+        report.notes.append(f"{n} of {_count(len(table), 'run')} did not reach the loss threshold "
                             "(censored at the step limit)")
 
 

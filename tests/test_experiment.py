@@ -236,7 +236,8 @@ def test_summary_text_names_every_stage_and_skip():
                               seconds=75.0, status="done", notes=["1 of 4 run(s) did not reach"]),
                ex.StageReport("autoencoder", status="skipped", skipped=["needs the results of x"])]
     text = ex.RunSummary("smoke", Path("out"), reports, ["run.json"], 80.0, 2).text()
-    assert "finished in 1 min 20 s on 2 local worker(s)" in text
+    assert "finished in 1 min 20 s on 2 local workers" in text
+    assert ex._count(1, "clip") == "1 clip" and ex._count(3, "silent clip") == "3 silent clips"
     for line in ("corpus", "lstm", "autoencoder", "skipped in autoencoder: needs the results of x",
                  "lstm: 1 of 4 run(s) did not reach", "1 min 15 s"):
         assert line in text, line
